@@ -1,0 +1,1 @@
+"""Benchmarks that run Vectorizer and its anchors side by side in one run."""

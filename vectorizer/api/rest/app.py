@@ -1,0 +1,60 @@
+"""The REST application: every route served at `/` and, identically, under `/qdrant/`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from vectorizer.api.rest import collections, points, reads, service
+from vectorizer.api.rest.envelope import error_response
+from vectorizer.api.rest.middleware import RequestBodyLimits, TrimTrailingSlash
+from vectorizer.api.rest.telemetry import RequestStats, TelemetryMiddleware
+from vectorizer.storage.toc import TableOfContents
+
+
+def api_routes() -> list[Route]:
+    """All API routes, in match order (static segments before `{point_id}`)."""
+    return [*service.ROUTES, *collections.ROUTES, *reads.ROUTES, *points.ROUTES]
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return error_response(404, f"Not found: {request.url.path}")
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> Response:
+    return error_response(405, f"Method {request.method} not allowed for {request.url.path}")
+
+
+def build_app(toc: TableOfContents, settings: Any = None, extra_routes: list | None = None,
+              ) -> Starlette:
+    """The ASGI app serving `toc` with Qdrant's middleware behaviour."""
+    service_settings = getattr(settings, "service", None)
+    max_mb = getattr(service_settings, "max_request_size_mb", 32) or 32
+    enable_cors = getattr(service_settings, "enable_cors", True)
+    routes = api_routes() + list(extra_routes or [])
+    stats = RequestStats()
+    middleware = [
+        Middleware(TelemetryMiddleware, stats=stats, routes=routes),
+        Middleware(TrimTrailingSlash),
+        Middleware(GZipMiddleware, minimum_size=1024),
+        Middleware(RequestBodyLimits, max_bytes=int(max_mb * 1024 * 1024)),
+    ]
+    if enable_cors:
+        middleware.insert(1, Middleware(CORSMiddleware, allow_origins=["*"],
+                                        allow_methods=["*"], allow_headers=["*"]))
+    app = Starlette(
+        routes=[*routes, Mount("/qdrant", routes=routes)],
+        middleware=middleware,
+        exception_handlers={404: _not_found, 405: _method_not_allowed},
+    )
+    app.state.toc = toc
+    app.state.settings = settings
+    app.state.request_stats = stats
+    return app

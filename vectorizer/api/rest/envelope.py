@@ -1,0 +1,137 @@
+"""Qdrant's JSON envelope, request parsing and the error mapping shared by every REST handler."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import orjson
+import pydantic
+from anyio import to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+
+from vectorizer.common.errors import FormatError, VectorizerError
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+Handler = Callable[[Request], Awaitable[Any]]
+
+
+class JsonResponse(Response):
+    """A response whose body is already-serialized JSON."""
+
+    media_type = "application/json"
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, pydantic.BaseModel):
+        return obj.model_dump(mode="json", exclude_none=True)
+    if hasattr(obj, "value"):
+        return obj.value
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"cannot serialize {type(obj).__name__}")
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj, default=_default,
+                        option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+
+
+def ok(result: Any, started: float, status: str = "ok") -> JsonResponse:
+    body = {"result": result, "status": status, "time": time.perf_counter() - started}
+    return JsonResponse(dumps(body))
+
+
+def error_response(status_code: int, message: str, started: float | None = None) -> JsonResponse:
+    elapsed = time.perf_counter() - started if started is not None else 0.0
+    body = {"result": None, "status": {"error": message}, "time": elapsed}
+    return JsonResponse(dumps(body), status_code=status_code)
+
+
+def endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a handler: time it, put its result in the envelope, map errors to Qdrant's."""
+
+    @wraps(fn)
+    async def wrapper(request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            result = await fn(request)
+        except VectorizerError as exc:
+            return error_response(exc.status_code, str(exc), started)
+        except Exception as exc:  # noqa: BLE001 - the envelope must always be returned
+            log.exception("error processing %s %s", request.method, request.url.path)
+            return error_response(500, f"Service internal error: {exc}", started)
+        if isinstance(result, Response):
+            return result
+        return ok(result, started)
+
+    return wrapper
+
+
+async def run(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run blocking engine work off the event loop."""
+    return await to_thread.run_sync(fn, *args)
+
+
+async def json_body(request: Request, required: bool = True) -> Any:
+    raw = await request.body()
+    if not raw:
+        if required:
+            raise FormatError("Format error in JSON body: EOF while parsing a value at line 1 "
+                              "column 0")
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise FormatError(f"Format error in JSON body: {exc}") from None
+
+
+def _describe(exc: pydantic.ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"] if not isinstance(p, str) or
+                       not p[:1].isupper())
+        parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
+    return "; ".join(parts)
+
+
+def parse_model(model: type[M], data: Any) -> M:
+    """Validate wire data into a qdrant-client model; shape errors become Qdrant's 400."""
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise FormatError(f"Format error in JSON body: {_describe(exc)}") from None
+
+
+async def body_model(request: Request, model: type[M]) -> M:
+    return parse_model(model, await json_body(request))
+
+
+def query_bool(request: Request, name: str, default: bool) -> bool:
+    value = request.query_params.get(name)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in {"true", "1", ""}:
+        return True
+    if lowered in {"false", "0"}:
+        return False
+    raise FormatError(f"Format error in query parameters: {name}: provided string was not "
+                      "`true` or `false`")
+
+
+def query_int(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise FormatError(f"Format error in query parameters: {name}: invalid digit found in "
+                          "string") from None

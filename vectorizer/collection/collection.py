@@ -1,0 +1,442 @@
+"""One collection: its configuration, its shards, shard keys, update fan-out and read merging."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+from qdrant_client.http import models
+
+from vectorizer.collection import config as cfg
+from vectorizer.collection import operations as ops
+from vectorizer.collection.payload_selector import PayloadFn
+from vectorizer.collection.routing import shard_for
+from vectorizer.common.errors import BadInput, BadRequest, NotFound
+from vectorizer.common.point_id import PointId, point_id_sort_key
+from vectorizer.filter.compiler import order_values
+from vectorizer.shard.local_shard import LocalShard, PointRecord
+from vectorizer.shard.wal import fsync_dir
+
+log = logging.getLogger(__name__)
+
+ShardKey = str | int
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(orjson.dumps(data))
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+    fsync_dir(path.parent)
+
+
+class Collection:
+    """A named set of shards sharing one configuration."""
+
+    def __init__(self, name: str, path: Path, config: dict[str, Any],
+                 created_at: str | None = None) -> None:
+        self.name = name
+        self.path = path
+        self.config = config
+        self.created_at = created_at or datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        self.lock = threading.RLock()
+        self.shards: dict[int, LocalShard] = {}
+        self.shard_keys: dict[str, list[int]] = {}  # orjson-encoded key -> shard ids
+        self.shard_key_values: dict[str, ShardKey] = {}
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def custom_sharding(self) -> bool:
+        return self.config["params"].get("sharding_method") == "custom"
+
+    def _wal_mb(self) -> int:
+        return int(self.config.get("wal_config", {}).get("wal_capacity_mb", 32))
+
+    def _open_shard(self, shard_id: int) -> LocalShard:
+        return LocalShard(self.path / str(shard_id), shard_id, cfg.vector_specs(self.config),
+                          self._wal_mb())
+
+    @classmethod
+    def create(cls, name: str, path: Path, config: dict[str, Any]) -> Collection:
+        """Create the collection's files under `path` (which must not exist yet)."""
+        col = cls(name, path, config)
+        path.mkdir(parents=True)
+        if not col.custom_sharding:
+            for shard_id in range(config["params"]["shard_number"]):
+                col.shards[shard_id] = col._open_shard(shard_id)
+        col.save_meta()
+        return col
+
+    @classmethod
+    def open(cls, name: str, path: Path) -> Collection:
+        meta = orjson.loads((path / "collection.json").read_bytes())
+        col = cls(name, path, meta["config"], meta.get("created_at"))
+        for key_json, shard_ids in meta.get("shard_keys", {}).items():
+            col.shard_keys[key_json] = shard_ids
+            col.shard_key_values[key_json] = orjson.loads(key_json)
+        for shard_id in meta["shards"]:
+            col.shards[shard_id] = col._open_shard(shard_id)
+        return col
+
+    def save_meta(self) -> None:
+        _write_json_atomic(self.path / "collection.json", {
+            "config": self.config,
+            "created_at": self.created_at,
+            "shards": sorted(self.shards),
+            "shard_keys": self.shard_keys,
+        })
+
+    def flush(self) -> None:
+        for shard in list(self.shards.values()):
+            shard.flush()
+
+    def close(self) -> None:
+        for shard in list(self.shards.values()):
+            shard.close()
+
+    # ------------------------------------------------------------ configuration
+
+    def update_config(self, update: models.UpdateCollection) -> None:
+        with self.lock:
+            self.config = cfg.apply_update(self.config, update)
+            self.save_meta()
+
+    def vector_specs(self) -> dict[str, Any]:
+        return cfg.vector_specs(self.config)
+
+    def add_vector(self, name: str, params: dict[str, Any], sparse: bool) -> None:
+        with self.lock:
+            if name in self.vector_specs():
+                raise BadInput(f"Vector with name `{name}` already exists")
+            section = "sparse_vectors" if sparse else "vectors"
+            if not sparse and "size" in (self.config["params"].get("vectors") or {}):
+                raise BadInput("Cannot add a named vector to a collection with an unnamed vector")
+            self.config["params"].setdefault(section, {})[name] = params
+            spec = cfg.vector_specs(self.config)[name]
+            for shard in self.shards.values():
+                shard.add_vector(name, spec)
+            self.save_meta()
+
+    def drop_vector(self, name: str) -> None:
+        with self.lock:
+            params = self.config["params"]
+            if name in (params.get("sparse_vectors") or {}):
+                del params["sparse_vectors"][name]
+            elif name and name in (params.get("vectors") or {}) and "size" not in params["vectors"]:
+                del params["vectors"][name]
+            else:
+                raise NotFound(f"Vector with name `{name}` does not exist")
+            for shard in self.shards.values():
+                shard.drop_vector(name)
+            self.save_meta()
+
+    # ------------------------------------------------------------ shard keys
+
+    def _key_json(self, key: ShardKey) -> str:
+        return orjson.dumps(key).decode()
+
+    def create_shard_key(self, key: ShardKey, shards_number: int | None) -> bool:
+        if not self.custom_sharding:
+            raise BadRequest("Shard key can only be created for collections with custom sharding")
+        with self.lock:
+            key_json = self._key_json(key)
+            if key_json in self.shard_keys:
+                raise BadRequest(f"Shard key {key} already exists")
+            count = shards_number or self.config["params"].get("shard_number", 1)
+            first = max(self.shards, default=-1) + 1
+            ids = list(range(first, first + count))
+            for shard_id in ids:
+                self.shards[shard_id] = self._open_shard(shard_id)
+            self.shard_keys[key_json] = ids
+            self.shard_key_values[key_json] = key
+            self.save_meta()
+            return True
+
+    def delete_shard_key(self, key: ShardKey) -> bool:
+        with self.lock:
+            key_json = self._key_json(key)
+            if key_json not in self.shard_keys:
+                raise NotFound(f"Shard key {key} does not exist")
+            for shard_id in self.shard_keys.pop(key_json):
+                shard = self.shards.pop(shard_id)
+                shard.wal.close()
+                import shutil
+
+                shutil.rmtree(shard.path, ignore_errors=True)
+            del self.shard_key_values[key_json]
+            self.save_meta()
+            return True
+
+    def list_shard_keys(self) -> list[ShardKey]:
+        return list(self.shard_key_values.values())
+
+    def _key_of_shard(self, shard_id: int) -> ShardKey | None:
+        for key_json, ids in self.shard_keys.items():
+            if shard_id in ids:
+                return self.shard_key_values[key_json]
+        return None
+
+    def _selected_keys(self, selector: Any) -> list[str]:
+        keys = selector if isinstance(selector, list) else [selector]
+        out = []
+        for key in keys:
+            if isinstance(key, dict):  # {"target": key, "fallback": key}
+                key = key.get("target")
+            key_json = self._key_json(key)
+            if key_json not in self.shard_keys:
+                raise BadRequest(f"Shard key {key} not found")
+            out.append(key_json)
+        return out
+
+    def read_shards(self, selector: Any) -> list[int]:
+        """Shards a read covers: the selected keys' shards, or all of them."""
+        if selector is None:
+            return sorted(self.shards)
+        if not self.custom_sharding:
+            raise BadRequest("Shard key is not supported for collections with auto sharding")
+        return sorted({sid for k in self._selected_keys(selector) for sid in self.shard_keys[k]})
+
+    def write_shards(self, selector: Any) -> list[int]:
+        if self.custom_sharding:
+            if selector is None:
+                raise BadRequest("Shard key not specified")
+            keys = self._selected_keys(selector)
+            if len(keys) != 1 and not isinstance(selector, list):
+                raise BadRequest("Exactly one shard key must be specified")
+            return sorted({sid for k in keys for sid in self.shard_keys[k]})
+        if selector is not None:
+            raise BadRequest("Shard key is not supported for collections with auto sharding")
+        return sorted(self.shards)
+
+    # ------------------------------------------------------------ updates
+
+    def _check_vector_names(self, names: list[str]) -> None:
+        specs = self.vector_specs()
+        for name in names:
+            if name not in specs:
+                raise BadInput(f"Not existing vector name error: {name}")
+
+    def update(self, op: ops.Operation, shard_key: Any = None, wait: bool = True) -> int:
+        """Route `op` to its shards and apply it; return the operation id."""
+        if isinstance(op, ops.DeleteVectors):
+            self._check_vector_names(op.vector_names)
+        if isinstance(op, ops.CreateFieldIndex | ops.DeleteFieldIndex):
+            targets = sorted(self.shards)
+        else:
+            targets = self.write_shards(shard_key)
+        if not targets:
+            return 0
+        if isinstance(op, ops.Upsert | ops.UpdateVectors) and len(targets) > 1 and (
+                not self.custom_sharding or len(targets) > 1):
+            return self._update_split(op, targets, wait)
+        if isinstance(op, ops.DeletePoints | ops.SetPayload | ops.OverwritePayload
+                      | ops.DeletePayload | ops.ClearPayload | ops.DeleteVectors) and (
+                op.selection.ids is not None and len(targets) > 1 and not self.custom_sharding):
+            return self._update_split_ids(op, targets, wait)
+        op_id = 0
+        for shard_id in targets:
+            op_id = max(op_id, self.shards[shard_id].update(op, wait))
+        return op_id
+
+    def _update_split(self, op: ops.Upsert | ops.UpdateVectors, targets: list[int],
+                      wait: bool) -> int:
+        by_shard: dict[int, list[int]] = {}
+        for pos, pid in enumerate(op.points.ids):
+            by_shard.setdefault(shard_for(pid, targets), []).append(pos)
+        if isinstance(op, ops.UpdateVectors):
+            for shard_id, positions in by_shard.items():
+                self.shards[shard_id]._precheck(
+                    ops.UpdateVectors(op.points.subset(positions), op.update_filter))
+        op_id = 0
+        for shard_id, positions in by_shard.items():
+            sub = type(op)(op.points.subset(positions), op.update_filter)
+            op_id = max(op_id, self.shards[shard_id].update(sub, wait))
+        return op_id
+
+    def _update_split_ids(self, op: Any, targets: list[int], wait: bool) -> int:
+        by_shard: dict[int, list[PointId]] = {}
+        for pid in op.selection.ids:
+            by_shard.setdefault(shard_for(pid, targets), []).append(pid)
+        op_id = 0
+        for shard_id, ids in by_shard.items():
+            sub = _with_ids(op, ids)
+            op_id = max(op_id, self.shards[shard_id].update(sub, wait))
+        return op_id
+
+    # ------------------------------------------------------------ reads
+
+    def record_to_wire(self, rec: PointRecord, shard_id: int | None = None) -> dict[str, Any]:
+        vector: Any = rec.vector
+        if vector is not None and set(vector) == {cfg.DEFAULT_VECTOR}:
+            vector = vector[cfg.DEFAULT_VECTOR]
+        out: dict[str, Any] = {"id": rec.id, "payload": rec.payload, "vector": vector}
+        if self.custom_sharding and shard_id is not None:
+            out["shard_key"] = self._key_of_shard(shard_id)
+        return out
+
+    def retrieve(self, ids: list[PointId], with_payload: PayloadFn | None,
+                 with_vectors: bool | list[str], shard_key: Any = None) -> list[dict[str, Any]]:
+        if isinstance(with_vectors, list):
+            self._check_vector_names(with_vectors)
+        found: dict[PointId, dict[str, Any]] = {}
+        for shard_id in self.read_shards(shard_key):
+            for pid, rec in self.shards[shard_id].retrieve(ids, with_payload,
+                                                           with_vectors).items():
+                found.setdefault(pid, self.record_to_wire(rec, shard_id))
+        out, seen = [], set()
+        for pid in ids:
+            if pid in found and pid not in seen:
+                seen.add(pid)
+                out.append(found[pid])
+        return out
+
+    def count(self, flt: models.Filter | None, shard_key: Any = None) -> int:
+        return sum(self.shards[s].count(flt) for s in self.read_shards(shard_key))
+
+    def scroll(self, flt: models.Filter | None, offset: PointId | None, limit: int,
+               with_payload: PayloadFn | None, with_vectors: bool | list[str],
+               shard_key: Any = None) -> tuple[list[dict[str, Any]], PointId | None]:
+        if isinstance(with_vectors, list):
+            self._check_vector_names(with_vectors)
+        merged = []
+        for shard_id in self.read_shards(shard_key):
+            recs = self.shards[shard_id].scroll_by_id(flt, offset, limit + 1, with_payload,
+                                                      with_vectors)
+            merged.extend((point_id_sort_key(r.id), shard_id, r) for r in recs)
+        best = heapq.nsmallest(limit + 1, merged, key=lambda t: t[0])
+        next_offset = best[limit][2].id if len(best) > limit else None
+        return [self.record_to_wire(r, s) for _k, s, r in best[:limit]], next_offset
+
+    def scroll_ordered(self, flt: models.Filter | None, order_by: models.OrderBy, limit: int,
+                       with_payload: PayloadFn | None, with_vectors: bool | list[str],
+                       shard_key: Any = None) -> list[dict[str, Any]]:
+        """Scroll sorted by an indexed payload field (no next page offset, as in Qdrant)."""
+        desc = order_by.direction == models.Direction.DESC
+        start = order_by.start_from
+        start_value = None
+        if start is not None:
+            start_value = _order_start(start)
+        rows: list[tuple[float, tuple, int, Any, int]] = []
+        for shard_id in self.read_shards(shard_key):
+            shard = self.shards[shard_id]
+            with shard.lock:
+                for seg, offs in shard.matching(flt):
+                    mask = np.zeros(seg.num_offsets, dtype=bool)
+                    mask[offs] = True
+                    values, offsets = order_values(seg, order_by.key, mask)
+                    if start_value is not None:
+                        keep = values <= start_value if desc else values >= start_value
+                        values, offsets = values[keep], offsets[keep]
+                    for value, off in zip(values.tolist(), offsets.tolist(), strict=True):
+                        rows.append((value, point_id_sort_key(seg.ids[off]), shard_id, seg, off))
+        if desc:
+            chosen = heapq.nlargest(limit, rows, key=lambda r: (r[0], r[1]))
+        else:
+            chosen = heapq.nsmallest(limit, rows, key=lambda r: (r[0], r[1]))
+        out = []
+        for value, _k, shard_id, seg, off in chosen:
+            shard = self.shards[shard_id]
+            with shard.lock:
+                rec = shard._record(seg, off, with_payload, with_vectors)
+            wire = self.record_to_wire(rec, shard_id)
+            wire["order_value"] = int(value) if float(value).is_integer() and abs(value) < 2**53 \
+                else value
+            out.append(wire)
+        return out
+
+    def facet(self, key: str, flt: models.Filter | None, limit: int,
+              shard_key: Any = None) -> list[dict[str, Any]]:
+        totals: dict[Any, int] = {}
+        for shard_id in self.read_shards(shard_key):
+            for value, cnt in self.shards[shard_id].facet(key, flt).items():
+                totals[value] = totals.get(value, 0) + cnt
+        hits = sorted(totals.items(), key=lambda kv: (-kv[1], _facet_sort(kv[0])))
+        return [{"value": v, "count": c} for v, c in hits[:limit]]
+
+    # ------------------------------------------------------------ info
+
+    def points_count(self) -> int:
+        return sum(s.points_count() for s in self.shards.values())
+
+    def payload_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {}
+        for shard in self.shards.values():
+            for key, (params, cnt) in shard.payload_schema().items():
+                entry = schema.get(key)
+                if entry is None:
+                    schema[key] = {"params": params, "points": cnt}
+                else:
+                    entry["points"] += cnt
+        out = {}
+        for key, entry in schema.items():
+            params = entry["params"]
+            data = params.model_dump(mode="json", exclude_none=True) if hasattr(
+                params, "model_dump") else {"type": getattr(params, "value", params)}
+            info: dict[str, Any] = {"data_type": data["type"], "points": entry["points"]}
+            if len(data) > 1:
+                info["params"] = data
+            out[key] = info
+        return out
+
+    def info(self) -> dict[str, Any]:
+        points = self.points_count()
+        return {
+            "status": "green",
+            "optimizer_status": "ok",
+            "indexed_vectors_count": 0,
+            "points_count": points,
+            "segments_count": sum(len(s.segments) for s in self.shards.values()),
+            "config": self.config,
+            "payload_schema": self.payload_schema(),
+            "update_queue": {"length": 0},
+            "created_at": self.created_at,
+        }
+
+    def cluster_info(self, peer_id: int) -> dict[str, Any]:
+        local = []
+        for shard_id, shard in sorted(self.shards.items()):
+            entry: dict[str, Any] = {"shard_id": shard_id, "points_count": shard.points_count(),
+                                     "state": "Active"}
+            key = self._key_of_shard(shard_id)
+            if key is not None:
+                entry["shard_key"] = key
+            local.append(entry)
+        return {"peer_id": peer_id, "shard_count": len(self.shards), "local_shards": local,
+                "remote_shards": [], "shard_transfers": []}
+
+
+def _with_ids(op: Any, ids: list[PointId]) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(op, selection=ops.PointSelection(ids=ids,
+                                                                filter=op.selection.filter))
+
+
+def _order_start(start: Any) -> float:
+    if isinstance(start, int | float):
+        return float(start)
+    if isinstance(start, datetime):
+        return start.timestamp()
+    if isinstance(start, str):
+        from datetime import datetime as dt
+
+        return dt.fromisoformat(start.replace("Z", "+00:00")).timestamp()
+    raise BadInput(f"invalid start_from {start!r}")
+
+
+def _facet_sort(value: Any) -> tuple[int, Any]:
+    if isinstance(value, bool):
+        return (0, int(value))
+    if isinstance(value, int | float):
+        return (1, value)
+    return (2, str(value))

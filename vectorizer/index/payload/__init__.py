@@ -1,0 +1,1 @@
+"""Payload field indexes: one class per Qdrant payload schema type."""

@@ -1,0 +1,83 @@
+"""Writing a segment to a directory and reading it back.
+
+`save_segment` writes into a fresh directory; the shard makes the switch atomic
+by renaming that directory into place and then pointing its state file at it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from vectorizer.index.payload.field_indexes import PayloadFieldIndexes
+from vectorizer.segment.segment import Segment
+from vectorizer.segment.vector_storage import storage_from_meta, storage_meta
+
+FORMAT_VERSION = 1
+
+
+def _fsync_tree(directory: Path) -> None:
+    for root, _dirs, files in os.walk(directory):
+        for name in files:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fd = os.open(root, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def save_segment(segment: Segment, directory: Path) -> None:
+    """Write every part of `segment` into `directory` (created here) and fsync it."""
+    directory.mkdir(parents=True)
+    n = segment.num_offsets
+    names = list(segment.vectors)
+    meta = {
+        "format": FORMAT_VERSION,
+        "ids": segment.ids,
+        "vectors": [{"name": name, **storage_meta(segment.vectors[name])} for name in names],
+    }
+    (directory / "meta.json").write_bytes(orjson.dumps(meta))
+    np.save(directory / "alive.npy", segment.alive[:n], allow_pickle=False)
+    np.save(directory / "versions.npy", segment.versions[:n], allow_pickle=False)
+    (directory / "payloads.json").write_bytes(orjson.dumps(segment.payloads))
+    for i, name in enumerate(names):
+        vec_dir = directory / "vectors" / str(i)
+        vec_dir.mkdir(parents=True)
+        segment.vectors[name].save(vec_dir, n)
+    index_dir = directory / "indexes"
+    index_dir.mkdir()
+    segment.indexes.save(index_dir)
+    _fsync_tree(directory)
+
+
+def load_segment(directory: Path) -> Segment:
+    """Read a segment written by `save_segment`."""
+    meta = orjson.loads((directory / "meta.json").read_bytes())
+    if meta.get("format") != FORMAT_VERSION:
+        raise ValueError(f"segment {directory} has unknown format {meta.get('format')}")
+    segment = Segment({})
+    segment.ids = list(meta["ids"])
+    segment.alive = np.load(directory / "alive.npy", allow_pickle=False).copy()
+    segment.versions = np.load(directory / "versions.npy", allow_pickle=False).copy()
+    segment.id_to_offset = {
+        pid: off for off, pid in enumerate(segment.ids) if segment.alive[off]
+    }
+    segment.payloads = orjson.loads((directory / "payloads.json").read_bytes())
+    for i, vmeta in enumerate(meta["vectors"]):
+        storage = storage_from_meta(vmeta)
+        storage.load(directory / "vectors" / str(i))
+        if hasattr(storage, "data"):
+            storage.data = storage.data.copy()  # type: ignore[union-attr]
+            storage.present = storage.present.copy()  # type: ignore[union-attr]
+        segment.vectors[vmeta["name"]] = storage
+    segment.indexes = PayloadFieldIndexes.load(directory / "indexes")
+    segment.dirty = False
+    return segment

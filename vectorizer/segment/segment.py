@@ -1,0 +1,250 @@
+"""One segment: id tracker, vector storages, payloads and payload field indexes.
+
+Points are addressed inside the segment by dense offsets.  The segment applies
+already-validated changes; validation happens in the collection layer before
+anything reaches the WAL.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vectorizer.collection.operations import PointsBatch
+from vectorizer.common import json_path
+from vectorizer.common.point_id import PointId
+from vectorizer.index.payload.base import FieldIndex
+from vectorizer.index.payload.field_indexes import PayloadFieldIndexes
+from vectorizer.segment.vector_storage import (
+    DenseVectorStorage,
+    MultiVectorStorage,
+    SparseVectorStorage,
+    VectorStorage,
+)
+
+
+@dataclass
+class VectorSpec:
+    """How a named vector is stored in segments."""
+
+    kind: str  # "dense" | "sparse" | "multi"
+    dim: int = 0
+    datatype: str = "float32"
+    normalize: bool = False
+
+    def new_storage(self) -> VectorStorage:
+        if self.kind == "sparse":
+            return SparseVectorStorage()
+        if self.kind == "multi":
+            return MultiVectorStorage(self.dim, self.datatype, self.normalize)
+        return DenseVectorStorage(self.dim, self.datatype, self.normalize)
+
+
+class Segment:
+    """An appendable segment: points by offset, searched and filtered as a whole."""
+
+    def __init__(self, specs: dict[str, VectorSpec]) -> None:
+        self.ids: list[PointId] = []
+        self.id_to_offset: dict[PointId, int] = {}
+        self.alive = np.zeros(0, dtype=bool)
+        self.versions = np.zeros(0, dtype=np.uint64)
+        self.payloads: list[dict[str, Any] | None] = []
+        self.vectors: dict[str, VectorStorage] = {n: s.new_storage() for n, s in specs.items()}
+        self.indexes = PayloadFieldIndexes()
+        self.dirty = True
+
+    # ------------------------------------------------------------ SegmentView
+
+    @property
+    def num_offsets(self) -> int:
+        return len(self.ids)
+
+    def alive_mask(self) -> np.ndarray:
+        return self.alive[: len(self.ids)]
+
+    def payload_at(self, offset: int) -> dict[str, Any]:
+        return self.payloads[offset] or {}
+
+    def point_id_at(self, offset: int) -> PointId:
+        return self.ids[offset]
+
+    def offset_of(self, point_id: PointId) -> int | None:
+        return self.id_to_offset.get(point_id)
+
+    def vector_present_mask(self, vector_name: str) -> np.ndarray | None:
+        storage = self.vectors.get(vector_name)
+        if storage is None:
+            return None
+        return storage.present_mask(len(self.ids))
+
+    def field_index(self, key: str) -> FieldIndex | None:
+        return self.indexes.get(key)
+
+    # ------------------------------------------------------------ bookkeeping
+
+    @property
+    def points_count(self) -> int:
+        return len(self.id_to_offset)
+
+    def add_vector_storage(self, name: str, spec: VectorSpec) -> None:
+        if name not in self.vectors:
+            self.vectors[name] = spec.new_storage()
+            self.dirty = True
+
+    def drop_vector_storage(self, name: str) -> None:
+        if self.vectors.pop(name, None) is not None:
+            self.dirty = True
+
+    def _allocate(self, point_id: PointId) -> int:
+        offset = len(self.ids)
+        self.ids.append(point_id)
+        self.payloads.append(None)
+        if offset >= len(self.alive):
+            cap = max(64, 2 * len(self.alive))
+            alive = np.zeros(cap, dtype=bool)
+            alive[: len(self.alive)] = self.alive
+            versions = np.zeros(cap, dtype=np.uint64)
+            versions[: len(self.versions)] = self.versions
+            self.alive, self.versions = alive, versions
+        self.alive[offset] = True
+        self.id_to_offset[point_id] = offset
+        return offset
+
+    def live_offsets(self, ids: Iterable[PointId]) -> list[int]:
+        """Offsets of the ids that exist here (missing ids skipped)."""
+        get = self.id_to_offset.get
+        return [o for o in (get(i) for i in ids) if o is not None]
+
+    # ------------------------------------------------------------ writes
+
+    def upsert(self, op_num: int, batch: PointsBatch) -> None:
+        """Insert or fully replace the points of `batch`."""
+        offsets = np.empty(len(batch.ids), dtype=np.int64)
+        for pos, pid in enumerate(batch.ids):
+            offset = self.id_to_offset.get(pid)
+            if offset is None:
+                offset = self._allocate(pid)
+            else:
+                for storage in self.vectors.values():
+                    storage.delete(offset)
+            offsets[pos] = offset
+        self.versions[offsets] = op_num
+        self._write_vectors(offsets, batch)
+        payloads = batch.payloads
+        for pos, offset in enumerate(offsets.tolist()):
+            payload = payloads[pos] if payloads is not None else None
+            self._set_payload(offset, payload or None)
+        self.dirty = True
+
+    def update_vectors(self, op_num: int, batch: PointsBatch) -> None:
+        """Replace only the named vectors given in `batch` of existing points."""
+        offsets = np.array([self.id_to_offset[pid] for pid in batch.ids], dtype=np.int64)
+        self.versions[offsets] = op_num
+        self._write_vectors(offsets, batch)
+        self.dirty = True
+
+    def _write_vectors(self, offsets: np.ndarray, batch: PointsBatch) -> None:
+        for name, column in batch.dense.items():
+            storage = self.vectors[name]
+            assert isinstance(storage, DenseVectorStorage)
+            if len(column.rows):
+                storage.set_many(offsets[column.rows], column.data)
+        for name, entries in batch.sparse.items():
+            sparse = self.vectors[name]
+            assert isinstance(sparse, SparseVectorStorage)
+            for row, (indices, values) in entries.items():
+                sparse.set(int(offsets[row]), indices, values)
+        for name, entries in batch.multi.items():
+            multi = self.vectors[name]
+            assert isinstance(multi, MultiVectorStorage)
+            for row, matrix in entries.items():
+                multi.set(int(offsets[row]), matrix)
+
+    def _set_payload(self, offset: int, payload: dict[str, Any] | None) -> None:
+        self.payloads[offset] = payload
+        self.indexes.on_payload_set(offset, payload or {})
+
+    def delete(self, op_num: int, offsets: list[int]) -> None:
+        for offset in offsets:
+            if not self.alive[offset]:
+                continue
+            self.alive[offset] = False
+            self.versions[offset] = op_num
+            del self.id_to_offset[self.ids[offset]]
+            self.payloads[offset] = None
+            self.indexes.on_delete(offset)
+            for storage in self.vectors.values():
+                storage.delete(offset)
+        self.dirty = True
+
+    def set_payload(self, offsets: list[int], payload: dict[str, Any], key: str | None) -> None:
+        for offset in offsets:
+            current = copy.deepcopy(self.payloads[offset]) if self.payloads[offset] else {}
+            if key:
+                json_path.set_by_path(current, key, copy.deepcopy(payload))
+            else:
+                current.update(copy.deepcopy(payload))
+            self._set_payload(offset, current)
+        self.dirty = True
+
+    def overwrite_payload(self, offsets: list[int], payload: dict[str, Any]) -> None:
+        for offset in offsets:
+            self._set_payload(offset, copy.deepcopy(payload) or None)
+        self.dirty = True
+
+    def delete_payload(self, offsets: list[int], keys: list[str]) -> None:
+        for offset in offsets:
+            if not self.payloads[offset]:
+                continue
+            current = copy.deepcopy(self.payloads[offset])
+            for key in keys:
+                json_path.delete_by_path(current, key)
+            self._set_payload(offset, current or None)
+        self.dirty = True
+
+    def clear_payload(self, offsets: list[int]) -> None:
+        for offset in offsets:
+            self._set_payload(offset, None)
+        self.dirty = True
+
+    def delete_vectors(self, offsets: list[int], names: list[str]) -> None:
+        for name in names:
+            storage = self.vectors.get(name)
+            if storage is not None:
+                for offset in offsets:
+                    storage.delete(offset)
+        self.dirty = True
+
+    def create_field_index(self, key: str, params: Any) -> None:
+        self.indexes.create(key, params)
+        index = self.indexes.get(key)
+        assert index is not None
+        alive = self.alive_mask()
+        for offset in np.flatnonzero(alive).tolist():
+            payload = self.payloads[offset]
+            if payload:
+                index.add(offset, json_path.extract_values(payload, key))
+        self.dirty = True
+
+    def drop_field_index(self, key: str) -> None:
+        self.indexes.drop(key)
+        self.dirty = True
+
+    # ------------------------------------------------------------ reads
+
+    def vector_of(self, offset: int, name: str) -> Any:
+        storage = self.vectors.get(name)
+        return None if storage is None else storage.get(offset)
+
+    def vectors_of(self, offset: int, names: Iterable[str] | None) -> dict[str, Any]:
+        wanted = self.vectors.keys() if names is None else [n for n in names if n in self.vectors]
+        out: dict[str, Any] = {}
+        for name in wanted:
+            value = self.vectors[name].get(offset)
+            if value is not None:
+                out[name] = value
+        return out

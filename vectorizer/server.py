@@ -1,0 +1,74 @@
+"""Process entry: open storage, start the flush loop, serve REST until a signal stops us."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from vectorizer import QDRANT_COMPAT_VERSION, __version__
+from vectorizer.api.rest.app import build_app
+from vectorizer.storage.toc import TableOfContents
+
+log = logging.getLogger("vectorizer")
+
+
+class FlushLoop(threading.Thread):
+    """Flushes every collection's segments each `flush_interval_sec` (Qdrant's optimizer setting)."""
+
+    def __init__(self, toc: TableOfContents, interval: float) -> None:
+        super().__init__(name="flush-loop", daemon=True)
+        self.toc = toc
+        self.interval = max(float(interval), 0.1)
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            self.toc.flush_all()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=30)
+
+
+def _get(obj: Any, path: str, default: Any) -> Any:
+    for part in path.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return default
+    return obj
+
+
+def run(settings: Any, uri: str | None = None, bootstrap: str | None = None) -> None:
+    """Serve until SIGINT/SIGTERM, then flush everything and exit."""
+    storage_path = Path(_get(settings, "storage.storage_path", "./storage"))
+    host = _get(settings, "service.host", "0.0.0.0")
+    http_port = int(_get(settings, "service.http_port", 6333))
+    grpc_port = _get(settings, "service.grpc_port", 6334)
+    log.info("Vectorizer %s (Qdrant API %s)", __version__, QDRANT_COMPAT_VERSION)
+    if uri or bootstrap or _get(settings, "cluster.enabled", False):
+        log.warning("Distributed mode is not available yet: running as a standalone node")
+    started = time.perf_counter()
+    toc = TableOfContents(storage_path, settings)
+    log.info("Loaded %d collection(s) from %s in %.2fs", len(toc.collections),
+             storage_path.resolve(), time.perf_counter() - started)
+    flusher = FlushLoop(toc, _get(settings, "storage.optimizers.flush_interval_sec", 5))
+    flusher.start()
+    app = build_app(toc, settings)
+    if grpc_port:
+        log.info("gRPC port %s is reserved; the gRPC API is not served yet", grpc_port)
+    log.info("REST API listening on http://%s:%d", host, http_port)
+    config = uvicorn.Config(app, host=host, port=http_port, log_level="warning",
+                            access_log=False, lifespan="off", loop="auto", http="auto",
+                            timeout_graceful_shutdown=10)
+    server = uvicorn.Server(config)
+    try:
+        server.run()
+    finally:
+        flusher.stop()
+        toc.close()
+        log.info("Storage flushed, bye")

@@ -1,0 +1,341 @@
+"""A local shard: its WAL, its segments, and the apply/flush/recover cycle.
+
+Every update is checked against the current state, appended to the WAL, then
+applied, all under the shard's lock so WAL order is apply order.  `wait=True`
+callers then block in `WriteAheadLog.sync_until`, which group-commits fsyncs.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+from qdrant_client.http import models
+
+from vectorizer.collection import operations as ops
+from vectorizer.common.errors import point_not_found
+from vectorizer.common.point_id import PointId, point_id_sort_key
+from vectorizer.filter.compiler import facet_counts, filter_mask
+from vectorizer.segment.persistence import load_segment, save_segment
+from vectorizer.segment.segment import Segment, VectorSpec
+from vectorizer.shard.wal import WriteAheadLog, fsync_dir
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "shard_state.json"
+
+
+@dataclass
+class PointRecord:
+    """A point as reads return it, before wire formatting."""
+
+    id: PointId
+    payload: dict[str, Any] | None
+    vector: dict[str, Any] | None
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        import os
+
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+    fsync_dir(path.parent)
+
+
+class LocalShard:
+    """One shard stored on this node."""
+
+    def __init__(self, path: Path, shard_id: int, specs: dict[str, VectorSpec],
+                 wal_capacity_mb: int = 32) -> None:
+        self.path = path
+        self.shard_id = shard_id
+        self.specs = dict(specs)
+        self.lock = threading.RLock()
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "segments").mkdir(exist_ok=True)
+        self.segment_dirs: list[str] = []
+        self.segments: list[Segment] = []
+        self.flushed_op = 0
+        self._load_state()
+        self.wal = WriteAheadLog(path / "wal", wal_capacity_mb * 1024 * 1024)
+        self.wal.set_floor(self.flushed_op)
+        self.applied_op = self.flushed_op
+        self._replay()
+
+    # ------------------------------------------------------------ recovery
+
+    def _load_state(self) -> None:
+        state_path = self.path / STATE_FILE
+        if state_path.exists():
+            state = orjson.loads(state_path.read_bytes())
+            self.flushed_op = state["op_num"]
+            self.segment_dirs = state["segments"]
+            self.segments = [load_segment(self.path / "segments" / d) for d in self.segment_dirs]
+        live = set(self.segment_dirs)
+        for child in (self.path / "segments").iterdir():
+            if child.name not in live:
+                shutil.rmtree(child, ignore_errors=True)  # leftovers of an interrupted flush
+        if not self.segments:
+            self.segments = [Segment(self.specs)]
+        for seg in self.segments:
+            for name, spec in self.specs.items():
+                seg.add_vector_storage(name, spec)
+
+    def _replay(self) -> None:
+        count = 0
+        for op_num, raw in self.wal.read_from(self.flushed_op):
+            self._apply(op_num, ops.decode_operation(raw))
+            self.applied_op = op_num
+            count += 1
+        if count:
+            log.info("shard %s: replayed %d WAL records up to op %d",
+                     self.path, count, self.applied_op)
+
+    # ------------------------------------------------------------ updates
+
+    @property
+    def appendable(self) -> Segment:
+        return self.segments[-1]
+
+    def update(self, op: ops.Operation, wait: bool) -> int:
+        """Check, log and apply `op`; with `wait`, return only once it is durable."""
+        payload = ops.encode_operation(op)
+        with self.lock:
+            self._precheck(op)
+            op_num = self.wal.append(payload)
+            self._apply(op_num, op)
+            self.applied_op = op_num
+        if wait:
+            self.wal.sync_until(op_num)
+        return op_num
+
+    def _precheck(self, op: ops.Operation) -> None:
+        if isinstance(op, ops.UpdateVectors):
+            for pid in op.points.ids:
+                if self._locate(pid) is None:
+                    raise point_not_found(pid)
+
+    def _locate(self, pid: PointId) -> tuple[Segment, int] | None:
+        for seg in self.segments:
+            off = seg.offset_of(pid)
+            if off is not None:
+                return seg, off
+        return None
+
+    def _select(self, selection: ops.PointSelection) -> list[tuple[Segment, list[int]]]:
+        result = []
+        for seg in self.segments:
+            if selection.ids is not None:
+                offsets = seg.live_offsets(selection.ids)
+                if selection.filter is not None and offsets:
+                    mask = filter_mask(seg, selection.filter)
+                    offsets = [o for o in offsets if mask[o]]
+            else:
+                offsets = np.flatnonzero(filter_mask(seg, selection.filter)).tolist()
+            if offsets:
+                result.append((seg, offsets))
+        return result
+
+    def _apply(self, op_num: int, op: ops.Operation) -> None:
+        seg = self.appendable
+        match op:
+            case ops.Upsert(points=batch, update_filter=flt, mode=mode):
+                if flt is not None or mode != "upsert":
+                    batch = self._conditional(batch, flt, insert_new=mode != "update_only",
+                                              update_existing=mode != "insert_only")
+                self._move_to_appendable(batch.ids)
+                seg.upsert(op_num, batch)
+            case ops.UpdateVectors(points=batch, update_filter=flt):
+                if flt is not None:
+                    batch = self._conditional(batch, flt, insert_new=False)
+                batch = batch.subset([i for i, p in enumerate(batch.ids)
+                                      if self._locate(p) is not None])
+                self._move_to_appendable(batch.ids)
+                seg.update_vectors(op_num, batch)
+            case ops.DeletePoints(selection=sel):
+                for s, offsets in self._select(sel):
+                    s.delete(op_num, offsets)
+            case ops.SetPayload(payload=payload, selection=sel, key=key):
+                for s, offsets in self._select(sel):
+                    s.set_payload(offsets, payload, key)
+            case ops.OverwritePayload(payload=payload, selection=sel):
+                for s, offsets in self._select(sel):
+                    s.overwrite_payload(offsets, payload)
+            case ops.DeletePayload(keys=keys, selection=sel):
+                for s, offsets in self._select(sel):
+                    s.delete_payload(offsets, keys)
+            case ops.ClearPayload(selection=sel):
+                for s, offsets in self._select(sel):
+                    s.clear_payload(offsets)
+            case ops.DeleteVectors(selection=sel, vector_names=names):
+                for s, offsets in self._select(sel):
+                    s.delete_vectors(offsets, names)
+            case ops.CreateFieldIndex(field_name=key, field_schema=schema):
+                for s in self.segments:
+                    s.create_field_index(key, schema)
+            case ops.DeleteFieldIndex(field_name=key):
+                for s in self.segments:
+                    s.drop_field_index(key)
+
+    def _conditional(self, batch: ops.PointsBatch, flt: models.Filter | None,
+                     insert_new: bool = True, update_existing: bool = True) -> ops.PointsBatch:
+        """Keep new points (if `insert_new`) and existing points that match `flt`."""
+        keep = []
+        masks: dict[int, np.ndarray] = {}
+        for pos, pid in enumerate(batch.ids):
+            found = self._locate(pid)
+            if found is None:
+                if insert_new:
+                    keep.append(pos)
+                continue
+            if not update_existing:
+                continue
+            if flt is None:
+                keep.append(pos)
+                continue
+            seg, off = found
+            mask = masks.get(id(seg))
+            if mask is None:
+                mask = masks[id(seg)] = filter_mask(seg, flt)
+            if mask[off]:
+                keep.append(pos)
+        return batch.subset(keep)
+
+    def _move_to_appendable(self, ids: list[PointId]) -> None:
+        """Copy-on-write: points living in non-appendable segments move to the appendable one."""
+        if len(self.segments) == 1:
+            return
+        # Sealed segments arrive with the optimizer; until then there is one segment.
+        raise NotImplementedError("multi-segment shards are not implemented yet")
+
+    # ------------------------------------------------------------ schema changes
+
+    def add_vector(self, name: str, spec: VectorSpec) -> None:
+        with self.lock:
+            self.specs[name] = spec
+            for seg in self.segments:
+                seg.add_vector_storage(name, spec)
+
+    def drop_vector(self, name: str) -> None:
+        with self.lock:
+            self.specs.pop(name, None)
+            for seg in self.segments:
+                seg.drop_vector_storage(name)
+
+    # ------------------------------------------------------------ flush
+
+    def flush(self) -> None:
+        """Persist dirty segments atomically and drop the WAL they cover."""
+        with self.lock:
+            if not any(s.dirty for s in self.segments) and self.flushed_op == self.applied_op:
+                return
+            started = time.perf_counter()
+            new_dirs = []
+            for seg, old in zip(self.segments, self.segment_dirs + [None] * len(self.segments)):
+                if not seg.dirty and old is not None:
+                    new_dirs.append(old)
+                    continue
+                name = uuid.uuid4().hex
+                tmp = self.path / "segments" / f"{name}.tmp"
+                save_segment(seg, tmp)
+                tmp.rename(self.path / "segments" / name)
+                new_dirs.append(name)
+            fsync_dir(self.path / "segments")
+            op_num = self.applied_op
+            _write_atomic(self.path / STATE_FILE,
+                          orjson.dumps({"op_num": op_num, "segments": new_dirs}))
+            for old in set(self.segment_dirs) - set(new_dirs):
+                shutil.rmtree(self.path / "segments" / old, ignore_errors=True)
+            self.segment_dirs = new_dirs
+            for seg in self.segments:
+                seg.dirty = False
+            self.flushed_op = op_num
+            self.wal.truncate_until(op_num)
+            log.debug("shard %s flushed up to op %d in %.3fs", self.path, op_num,
+                      time.perf_counter() - started)
+
+    def close(self) -> None:
+        self.flush()
+        self.wal.close()
+
+    # ------------------------------------------------------------ reads
+
+    def points_count(self) -> int:
+        with self.lock:
+            return sum(s.points_count for s in self.segments)
+
+    def _record(self, seg: Segment, off: int, with_payload: Callable[[dict], Any] | None,
+                with_vectors: bool | list[str]) -> PointRecord:
+        payload = with_payload(seg.payload_at(off)) if with_payload is not None else None
+        vector = None
+        if with_vectors:
+            names = None if with_vectors is True else with_vectors
+            vector = seg.vectors_of(off, names)
+        return PointRecord(seg.point_id_at(off), payload, vector)
+
+    def retrieve(self, ids: list[PointId], with_payload: Callable[[dict], Any] | None,
+                 with_vectors: bool | list[str]) -> dict[PointId, PointRecord]:
+        with self.lock:
+            out = {}
+            for pid in ids:
+                found = self._locate(pid)
+                if found is not None:
+                    out[pid] = self._record(found[0], found[1], with_payload, with_vectors)
+            return out
+
+    def matching(self, flt: models.Filter | None) -> list[tuple[Segment, np.ndarray]]:
+        """Per segment, the offsets of live points matching `flt` (call under `lock`)."""
+        return [(seg, np.flatnonzero(filter_mask(seg, flt))) for seg in self.segments]
+
+    def count(self, flt: models.Filter | None) -> int:
+        with self.lock:
+            return sum(len(offs) for _seg, offs in self.matching(flt))
+
+    def scroll_by_id(self, flt: models.Filter | None, start: PointId | None, limit: int,
+                     with_payload: Callable[[dict], Any] | None,
+                     with_vectors: bool | list[str]) -> list[PointRecord]:
+        """The first `limit` matching points with id >= start, in id order."""
+        with self.lock:
+            start_key = point_id_sort_key(start) if start is not None else None
+            candidates = []
+            for seg, offs in self.matching(flt):
+                for off in offs.tolist():
+                    key = point_id_sort_key(seg.ids[off])
+                    if start_key is None or key >= start_key:
+                        candidates.append((key, off, seg))
+            best = heapq.nsmallest(limit, candidates, key=lambda c: c[0])
+            return [self._record(seg, off, with_payload, with_vectors) for _k, off, seg in best]
+
+    def facet(self, key: str, flt: models.Filter | None) -> dict[Any, int]:
+        with self.lock:
+            total: dict[Any, int] = {}
+            for seg, offs in self.matching(flt):
+                mask = np.zeros(seg.num_offsets, dtype=bool)
+                mask[offs] = True
+                for value, cnt in facet_counts(seg, key, mask).items():
+                    total[value] = total.get(value, 0) + cnt
+            return total
+
+    def payload_schema(self) -> dict[str, tuple[Any, int]]:
+        """Indexed fields: params and how many points carry an indexed value."""
+        with self.lock:
+            out: dict[str, tuple[Any, int]] = {}
+            for seg in self.segments:
+                for key, (params, cnt) in seg.indexes.schema().items():
+                    prev = out.get(key)
+                    out[key] = (params, cnt + (prev[1] if prev else 0))
+            return out

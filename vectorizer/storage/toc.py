@@ -1,0 +1,201 @@
+"""The table of contents: every collection and alias on this node, and their lifecycles."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+from qdrant_client.http import models
+
+from vectorizer.collection import config as cfg
+from vectorizer.collection.collection import Collection, _write_json_atomic
+from vectorizer.common.errors import AlreadyExists, BadInput, NotFound, collection_not_found
+from vectorizer.shard.wal import fsync_dir
+
+log = logging.getLogger(__name__)
+
+_BAD_NAME = re.compile(r"[<>:\"/\\|?*\x00-\x1f]")
+
+
+def validate_collection_name(name: str) -> None:
+    """Qdrant's rules: 1..255 chars, none of `<>:"/\\|?*`, no control chars, not `.`/`..`."""
+    if not name or len(name) > 255 or _BAD_NAME.search(name) or name in {".", ".."}:
+        raise BadInput(
+            f"Collection name `{name}` is invalid: it must be 1 to 255 characters without "
+            "any of <>:\"/\\|?* or control characters"
+        )
+
+
+class TableOfContents:
+    """Collections and aliases stored under `storage_path`."""
+
+    def __init__(self, storage_path: Path, settings: Any = None) -> None:
+        self.storage_path = storage_path
+        self.settings = settings
+        self.collections_path = storage_path / "collections"
+        self.collections_path.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.RLock()
+        self.collections: dict[str, Collection] = {}
+        self.aliases: dict[str, str] = {}
+        self.peer_id = self._load_peer_id()
+        self._load()
+
+    # ------------------------------------------------------------ persistence
+
+    def _load_peer_id(self) -> int:
+        path = self.storage_path / "raft_state.json"
+        if path.exists():
+            return int(orjson.loads(path.read_bytes())["peer_id"])
+        peer_id = uuid.uuid4().int & ((1 << 63) - 1)
+        _write_json_atomic(path, {"peer_id": peer_id})
+        return peer_id
+
+    def _load(self) -> None:
+        for child in sorted(self.collections_path.iterdir()):
+            if child.name.startswith(".") or not (child / "collection.json").exists():
+                if child.name.startswith(".tmp-") or child.name.startswith(".deleted-"):
+                    shutil.rmtree(child, ignore_errors=True)
+                continue
+            name = orjson.loads((child / "name").read_bytes()) if (child / "name").exists() \
+                else child.name
+            started = time.perf_counter()
+            self.collections[name] = Collection.open(name, child)
+            log.info("Loaded collection %s in %.2fs", name, time.perf_counter() - started)
+        aliases_path = self.storage_path / "aliases.json"
+        if aliases_path.exists():
+            self.aliases = orjson.loads(aliases_path.read_bytes())
+
+    def _save_aliases(self) -> None:
+        _write_json_atomic(self.storage_path / "aliases.json", self.aliases)
+
+    def _dir_for(self, name: str) -> Path:
+        return self.collections_path / name
+
+    # ------------------------------------------------------------ lookups
+
+    def resolve(self, name: str) -> str:
+        """A collection name, following an alias."""
+        with self.lock:
+            if name in self.collections:
+                return name
+            target = self.aliases.get(name)
+            if target is not None and target in self.collections:
+                return target
+        raise collection_not_found(name)
+
+    def get(self, name: str) -> Collection:
+        with self.lock:
+            return self.collections[self.resolve(name)]
+
+    def exists(self, name: str) -> bool:
+        with self.lock:
+            return name in self.collections
+
+    def list_names(self) -> list[str]:
+        with self.lock:
+            return list(self.collections)
+
+    # ------------------------------------------------------------ collections
+
+    def create_collection(self, name: str, create: models.CreateCollection) -> bool:
+        validate_collection_name(name)
+        config = cfg.build_config(create, self.settings)
+        with self.lock:
+            if name in self.collections:
+                raise AlreadyExists(f"Collection `{name}` already exists!")
+            if name in self.aliases:
+                raise AlreadyExists(f"Alias with name `{name}` already exists!")
+            tmp = self.collections_path / f".tmp-{uuid.uuid4().hex}"
+            col = Collection.create(name, tmp, config)
+            (tmp / "name").write_bytes(orjson.dumps(name))
+            col.close()
+            final = self._dir_for(name)
+            tmp.rename(final)
+            fsync_dir(self.collections_path)
+            self.collections[name] = Collection.open(name, final)
+            return True
+
+    def delete_collection(self, name: str) -> bool:
+        with self.lock:
+            col = self.collections.pop(name, None)
+            if col is None:
+                return False
+            for shard in col.shards.values():
+                shard.wal.close()
+            trash = self.collections_path / f".deleted-{uuid.uuid4().hex}"
+            col.path.rename(trash)
+            fsync_dir(self.collections_path)
+            removed = [a for a, t in self.aliases.items() if t == name]
+            for alias in removed:
+                del self.aliases[alias]
+            if removed:
+                self._save_aliases()
+        shutil.rmtree(trash, ignore_errors=True)
+        return True
+
+    def update_collection(self, name: str, update: models.UpdateCollection) -> bool:
+        self.get(name).update_config(update)
+        return True
+
+    # ------------------------------------------------------------ aliases
+
+    def update_aliases(self, actions: list[Any]) -> bool:
+        """Apply create/delete/rename alias actions atomically: all or none."""
+        with self.lock:
+            aliases = dict(self.aliases)
+            for action in actions:
+                if isinstance(action, models.CreateAliasOperation):
+                    op = action.create_alias
+                    if op.collection_name not in self.collections:
+                        raise collection_not_found(op.collection_name)
+                    if op.alias_name in self.collections:
+                        raise AlreadyExists(
+                            f"Collection with name `{op.alias_name}` already exists!"
+                        )
+                    aliases[op.alias_name] = op.collection_name
+                elif isinstance(action, models.DeleteAliasOperation):
+                    alias = action.delete_alias.alias_name
+                    if alias not in aliases:
+                        raise NotFound(f"Alias {alias} does not exists!")
+                    del aliases[alias]
+                elif isinstance(action, models.RenameAliasOperation):
+                    op = action.rename_alias
+                    if op.old_alias_name not in aliases:
+                        raise NotFound(f"Alias {op.old_alias_name} does not exists!")
+                    aliases[op.new_alias_name] = aliases.pop(op.old_alias_name)
+                else:
+                    raise BadInput(f"unknown alias action {action!r}")
+            self.aliases = aliases
+            self._save_aliases()
+            return True
+
+    def list_aliases(self, collection: str | None = None) -> list[dict[str, str]]:
+        with self.lock:
+            if collection is not None:
+                real = self.resolve(collection)
+                return [{"alias_name": a, "collection_name": t}
+                        for a, t in self.aliases.items() if t == real]
+            return [{"alias_name": a, "collection_name": t} for a, t in self.aliases.items()]
+
+    # ------------------------------------------------------------ maintenance
+
+    def flush_all(self) -> None:
+        with self.lock:
+            cols = list(self.collections.values())
+        for col in cols:
+            try:
+                col.flush()
+            except Exception:  # a failing flush must not stop the others
+                log.exception("flush of collection %s failed", col.name)
+
+    def close(self) -> None:
+        with self.lock:
+            for col in self.collections.values():
+                col.close()
