@@ -18,7 +18,7 @@ log = logging.getLogger("vectorizer")
 
 
 class FlushLoop(threading.Thread):
-    """Flushes every collection's segments each `flush_interval_sec` (Qdrant's optimizer setting)."""
+    """Flushes every collection's segments each `flush_interval_sec` (an optimizer setting)."""
 
     def __init__(self, toc: TableOfContents, interval: float) -> None:
         super().__init__(name="flush-loop", daemon=True)

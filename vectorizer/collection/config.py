@@ -1,4 +1,6 @@
-"""A collection's configuration: built from a create request plus server defaults, patched by updates.
+"""A collection's configuration: built from a create request plus server defaults.
+
+Updates patch it in place.
 
 The configuration is kept in its wire (JSON) form, the shape Qdrant returns in
 `GET /collections/{name}` under `config`, and persisted as `config.json`.

@@ -211,9 +211,9 @@ def storage_from_meta(meta: dict) -> VectorStorage:
 
 __all__ = [
     "DenseVectorStorage",
-    "SparseVectorStorage",
     "MultiVectorStorage",
+    "SparseVectorStorage",
     "VectorStorage",
-    "storage_meta",
     "storage_from_meta",
+    "storage_meta",
 ]

@@ -245,7 +245,8 @@ class LocalShard:
                 return
             started = time.perf_counter()
             new_dirs = []
-            for seg, old in zip(self.segments, self.segment_dirs + [None] * len(self.segments)):
+            old_dirs = self.segment_dirs + [None] * len(self.segments)
+            for seg, old in zip(self.segments, old_dirs, strict=False):
                 if not seg.dirty and old is not None:
                     new_dirs.append(old)
                     continue

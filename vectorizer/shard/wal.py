@@ -80,9 +80,8 @@ class WriteAheadLog:
                 )
             ops.append(op_num)
             pos = end
-        if pos < len(data):
-            if not is_last:
-                raise WalCorruption(f"WAL file {path} is truncated at byte {pos}")
+        if pos < len(data) and not is_last:
+            raise WalCorruption(f"WAL file {path} is truncated at byte {pos}")
         return ops, pos
 
     @staticmethod
@@ -148,7 +147,7 @@ class WriteAheadLog:
             op_num = self._last_op + 1
             if self._fd is None:
                 if self._files:
-                    first, path = self._files[-1]
+                    _first, path = self._files[-1]
                     self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
                     self._size = path.stat().st_size
                 else:
@@ -184,7 +183,7 @@ class WriteAheadLog:
         """Yield (op_num, payload) for every record with op_num > after_op, in order."""
         with self._write_lock:
             files = list(self._files)
-        for idx, (first, path) in enumerate(files):
+        for idx, (_first, path) in enumerate(files):
             nxt = files[idx + 1][0] if idx + 1 < len(files) else None
             if nxt is not None and nxt <= after_op + 1:
                 continue

@@ -64,7 +64,7 @@ def endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
             result = await fn(request)
         except VectorizerError as exc:
             return error_response(exc.status_code, str(exc), started)
-        except Exception as exc:  # noqa: BLE001 - the envelope must always be returned
+        except Exception as exc:
             log.exception("error processing %s %s", request.method, request.url.path)
             return error_response(500, f"Service internal error: {exc}", started)
         if isinstance(result, Response):

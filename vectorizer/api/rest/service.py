@@ -13,7 +13,7 @@ from vectorizer.api.rest.envelope import dumps, endpoint
 
 
 async def root(request: Request) -> Response:
-    body = {"title": "qdrant - vector search engine", "version": QDRANT_COMPAT_VERSION,
+    body = {"title": "vectorizer - vector search engine", "version": QDRANT_COMPAT_VERSION,
             "commit": None}
     return Response(dumps(body), media_type="application/json")
 
