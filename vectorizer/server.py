@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from pathlib import Path
@@ -43,15 +44,45 @@ def _get(obj: Any, path: str, default: Any) -> Any:
     return obj
 
 
+class _QdrantLikeFormatter(logging.Formatter):
+    """`2026-01-01T00:00:00.123456Z  INFO vectorizer: message`, as Qdrant prints its lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        micros = int((record.created % 1) * 1e6)
+        line = f"{stamp}.{micros:06d}Z {record.levelname:>5} {record.name}: {record.getMessage()}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at `level` (Qdrant's `log_level`, e.g. INFO or `warn`)."""
+    name = str(level or "INFO").split(",")[0].strip().upper()
+    name = {"WARN": "WARNING", "TRACE": "DEBUG"}.get(name, name)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_QdrantLikeFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, name, logging.INFO))
+
+
+class ClusterNotSupported(RuntimeError):
+    """Raised when the configuration asks for distributed mode, which is not built yet."""
+
+
 def run(settings: Any, uri: str | None = None, bootstrap: str | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then flush everything and exit."""
+    configure_logging(_get(settings, "log_level", "INFO"))
     storage_path = Path(_get(settings, "storage.storage_path", "./storage"))
     host = _get(settings, "service.host", "0.0.0.0")
     http_port = int(_get(settings, "service.http_port", 6333))
     grpc_port = _get(settings, "service.grpc_port", 6334)
     log.info("Vectorizer %s (Qdrant API %s)", __version__, QDRANT_COMPAT_VERSION)
     if uri or bootstrap or _get(settings, "cluster.enabled", False):
-        log.warning("Distributed mode is not available yet: running as a standalone node")
+        raise ClusterNotSupported(
+            "Distributed mode (--uri, --bootstrap, cluster.enabled) is not available yet; "
+            "start without them to run a standalone node")
     started = time.perf_counter()
     toc = TableOfContents(storage_path, settings)
     log.info("Loaded %d collection(s) from %s in %.2fs", len(toc.collections),

@@ -227,7 +227,7 @@ class Segment:
         for offset in np.flatnonzero(alive).tolist():
             payload = self.payloads[offset]
             if payload:
-                index.add(offset, json_path.extract_values(payload, key))
+                self.indexes.index_payload(key, offset, payload)
         self.dirty = True
 
     def drop_field_index(self, key: str) -> None:

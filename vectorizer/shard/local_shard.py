@@ -23,7 +23,7 @@ import orjson
 from qdrant_client.http import models
 
 from vectorizer.collection import operations as ops
-from vectorizer.common.errors import point_not_found
+from vectorizer.common.errors import VectorizerError, point_not_found
 from vectorizer.common.point_id import PointId, point_id_sort_key
 from vectorizer.filter.compiler import facet_counts, filter_mask
 from vectorizer.segment.persistence import load_segment, save_segment
@@ -98,7 +98,12 @@ class LocalShard:
     def _replay(self) -> None:
         count = 0
         for op_num, raw in self.wal.read_from(self.flushed_op):
-            self._apply(op_num, ops.decode_operation(raw))
+            try:
+                self._apply(op_num, ops.decode_operation(raw))
+            except VectorizerError as exc:
+                # The operation was refused when it first ran too (it was logged before
+                # applying); skipping it again reproduces the state clients saw.
+                log.warning("shard %s: WAL op %d refused on replay: %s", self.path, op_num, exc)
             self.applied_op = op_num
             count += 1
         if count:
