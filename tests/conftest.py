@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from qdrant_client import QdrantClient
 
+from tests.openapi_check import install_qdrant_client_hook
 from tests.server_process import ServerProcess
 
 
@@ -23,6 +24,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 @pytest.fixture(scope="module")
 def client(server: ServerProcess) -> Iterator[QdrantClient]:
     qc = QdrantClient(url=server.url, prefer_grpc=False, timeout=60)
+    install_qdrant_client_hook(qc)  # every response must validate against Qdrant's spec
     yield qc
     qc.close()
 
