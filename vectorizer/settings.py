@@ -12,8 +12,11 @@ Layers, each overriding the one before (later wins, mappings are merged key by k
 7. environment variables ``VECTORIZER__SECTION__KEY=value`` (our own alias, applied last).
 
 Missing files are skipped, as Qdrant skips them. Unknown keys are ignored at every level so a
-Qdrant configuration file can be dropped in unchanged. A value of the wrong type raises
-:class:`SettingsError` naming the dotted key, the bad value and where it came from.
+Qdrant configuration file can be dropped in unchanged. A value of the wrong type (what fails
+deserialisation in Qdrant: text for a number, a port above 65535, a negative count, an unknown
+enum value) raises :class:`SettingsError` naming the dotted key, the bad value and where it came
+from. Values of the right type that break one of Qdrant's softer rules (``ef_construct < 4``...)
+only produce warnings in :attr:`Settings.load_messages`, as they only warn in Qdrant.
 """
 
 from __future__ import annotations
@@ -60,9 +63,12 @@ ENV_PREFIXES: tuple[str, ...] = ("QDRANT", "VECTORIZER")
 CONFIG_EXTENSIONS: tuple[str, ...] = (".toml", ".json", ".yaml", ".yml")
 DEFAULT_RUN_MODE = "development"
 
+# Type-level constraints only (what fails deserialisation in Qdrant: u16, usize, NonZero*).
+# Qdrant's softer `validate` rules (e.g. ef_construct >= 4) only warn there, so they only warn
+# here too: see `_soft_checks`.
 Port = Annotated[int, Field(ge=0, le=65535)]
 USize = Annotated[int, Field(ge=0)]
-PositiveInt = Annotated[int, Field(ge=1)]
+PositiveInt = Annotated[int, Field(ge=1)]  # Qdrant's NonZero* types
 
 
 class SettingsError(Exception):
@@ -110,7 +116,7 @@ class LoggerConfig(_Section):
 class ServiceConfig(_Section):
     """``service``: the network-facing API."""
 
-    host: Annotated[str, Field(min_length=1)] = "0.0.0.0"
+    host: str = "0.0.0.0"
     http_port: Port = 6333
     grpc_port: Port | None = 6334  # None disables gRPC
     metrics_port: Port | None = None
@@ -129,13 +135,6 @@ class ServiceConfig(_Section):
     slow_query_secs: float | None = None
     hardware_reporting: bool | None = None
     metrics_prefix: str | None = None
-
-    @field_validator("metrics_prefix")
-    @classmethod
-    def _check_metrics_prefix(cls, value: str | None) -> str | None:
-        if value and not all(c.isascii() and (c.isalnum() or c == "_") for c in value):
-            raise ValueError("metrics prefix may only contain ASCII letters, digits and '_'")
-        return value
 
     def hardware_reporting_enabled(self) -> bool:
         """``hardware_reporting`` with Qdrant's default (off)."""
@@ -167,7 +166,7 @@ class SnapshotsConfig(_Section):
 class WalConfig(_Section):
     """``storage.wal``: write-ahead-log defaults for new collections."""
 
-    wal_capacity_mb: PositiveInt = 32
+    wal_capacity_mb: USize = 32
     wal_segments_ahead: USize = 0
     wal_retain_closed: USize = 1
 
@@ -184,9 +183,9 @@ class PerformanceConfig(_Section):
     incoming_shard_transfers_limit: USize | None = 1
     outgoing_shard_transfers_limit: USize | None = 1
     async_scorer: bool = False
-    max_concurrent_collection_loads: PositiveInt = 1
-    max_concurrent_shard_loads: PositiveInt = 1
-    max_concurrent_segment_loads: PositiveInt = 8
+    max_concurrent_collection_loads: USize = 1
+    max_concurrent_shard_loads: USize = 1
+    max_concurrent_segment_loads: USize = 8
 
 
 class OptimizersConfig(_Section):
@@ -196,7 +195,7 @@ class OptimizersConfig(_Section):
     accepted, the attribute carries the ``_kb`` name.
     """
 
-    deleted_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
+    deleted_threshold: float = 0.2
     vacuum_min_vector_number: USize = 1000
     default_segment_number: USize = 0
     max_segment_size_kb: USize | None = Field(
@@ -214,7 +213,7 @@ class OptimizersConfig(_Section):
 class OptimizersOverwriteConfig(_Section):
     """``storage.optimizers_overwrite``: forced optimizer values for every collection."""
 
-    deleted_threshold: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    deleted_threshold: float | None = None
     vacuum_min_vector_number: USize | None = None
     default_segment_number: USize | None = None
     max_segment_size_kb: USize | None = Field(
@@ -233,7 +232,7 @@ class HnswIndexConfig(_Section):
     """``storage.hnsw_index``: HNSW defaults for new collections."""
 
     m: USize = 16
-    ef_construct: Annotated[int, Field(ge=4)] = 100
+    ef_construct: USize = 100
     full_scan_threshold_kb: USize = Field(
         default=10000,
         validation_alias=AliasChoices("full_scan_threshold_kb", "full_scan_threshold"))
@@ -253,8 +252,8 @@ class StrictModeDefaultsConfig(_Section):
     """``storage.collection.strict_mode``: strict mode for newly created collections."""
 
     enabled: bool | None = None
-    max_query_limit: PositiveInt | None = None
-    max_timeout: PositiveInt | None = None
+    max_query_limit: USize | None = None
+    max_timeout: USize | None = None
     unindexed_filtering_retrieve: bool | None = None
     unindexed_filtering_update: bool | None = None
     search_max_hnsw_ef: USize | None = None
@@ -291,10 +290,10 @@ ShardTransferMethod = Literal["stream_records", "snapshot", "wal_delta",
 class StorageConfig(_Section):
     """``storage``: where and how data is kept."""
 
-    storage_path: Annotated[str, Field(min_length=1)] = "./storage"
-    snapshots_path: Annotated[str, Field(min_length=1)] = "./snapshots"
+    storage_path: str = "./storage"
+    snapshots_path: str = "./snapshots"
     snapshots_config: SnapshotsConfig = Field(default_factory=SnapshotsConfig)
-    temp_path: Annotated[str, Field(min_length=1)] | None = None
+    temp_path: str | None = None
     on_disk_payload: bool = True
     update_concurrency: PositiveInt | None = None
     wal: WalConfig = Field(default_factory=WalConfig)
@@ -328,7 +327,7 @@ class P2pConfig(_Section):
     """``cluster.p2p``: peer-to-peer communication."""
 
     port: Port | None = 6335
-    connection_pool_size: PositiveInt = 2
+    connection_pool_size: USize = 2
     enable_tls: bool = False
 
 
@@ -336,9 +335,9 @@ class ConsensusConfig(_Section):
     """``cluster.consensus``: Raft parameters."""
 
     max_message_queue_size: USize = 100
-    tick_period_ms: PositiveInt = 100
-    bootstrap_timeout_sec: PositiveInt = 15
-    message_timeout_ticks: PositiveInt = 10
+    tick_period_ms: USize = 100
+    bootstrap_timeout_sec: USize = 15
+    message_timeout_ticks: USize = 10
     compact_wal_entries: USize = 128
 
 
@@ -346,9 +345,9 @@ class ClusterConfig(_Section):
     """``cluster``: distributed mode."""
 
     enabled: bool = False
-    peer_id: Annotated[int, Field(ge=1, le=(1 << 53) - 1)] | None = None
-    grpc_timeout_ms: PositiveInt = 60_000
-    connection_timeout_ms: PositiveInt = 2_000
+    peer_id: USize | None = None
+    grpc_timeout_ms: USize = 60_000
+    connection_timeout_ms: USize = 2_000
     p2p: P2pConfig = Field(default_factory=P2pConfig)
     consensus: ConsensusConfig = Field(default_factory=ConsensusConfig)
     resharding_enabled: bool = False
@@ -360,7 +359,7 @@ class TlsConfig(_Section):
     cert: str = "./tls/cert.pem"
     key: str = "./tls/key.pem"
     ca_cert: str | None = "./tls/cacert.pem"
-    cert_ttl: PositiveInt | None = 3600
+    cert_ttl: USize | None = 3600
 
 
 class Settings(_Section):
@@ -443,11 +442,24 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data
 
 
+_OPTIMIZER_ALIASES = {"max_segment_size": "max_segment_size_kb",
+                      "memmap_threshold": "memmap_threshold_kb",
+                      "indexing_threshold": "indexing_threshold_kb"}
+#: Qdrant's alternative spellings, rewritten to ours while merging so that a later layer wins
+#: whichever spelling each layer uses.
+_KEY_ALIASES: dict[str, dict[str, str]] = {
+    "storage.hnsw_index.": {"full_scan_threshold": "full_scan_threshold_kb"},
+    "storage.optimizers.": _OPTIMIZER_ALIASES,
+    "storage.optimizers_overwrite.": _OPTIMIZER_ALIASES,
+}
+
+
 def _merge(base: dict[str, Any], layer: Mapping[str, Any], origins: dict[str, str],
            source: str, prefix: str = "") -> None:
     """Deep-merge `layer` into `base` (mappings merge, anything else replaces)."""
+    aliases = _KEY_ALIASES.get(prefix, {})
     for raw_key, value in layer.items():
-        key = str(raw_key)
+        key = aliases.get(str(raw_key), str(raw_key))
         dotted = f"{prefix}{key}"
         if isinstance(value, Mapping):
             if not isinstance(base.get(key), dict):
@@ -543,6 +555,52 @@ def _describe(exc: ValidationError, origins: Mapping[str, str]) -> str:
     return "Invalid configuration:\n" + "\n".join(lines)
 
 
+_MAX_PEER_ID = (1 << 53) - 1
+
+
+def _soft_checks(settings: Settings) -> list[str]:
+    """Qdrant's `validate` rules: broken ones are logged as warnings and start-up continues."""
+    rules: list[tuple[str, Any, bool, str]] = []
+
+    def rule(key: str, ok: bool, expected: str) -> None:
+        value: Any = settings
+        for part in key.split("."):
+            value = getattr(value, part, None)
+        rules.append((key, value, ok, expected))
+
+    service, storage, cluster = settings.service, settings.storage, settings.cluster
+    prefix = service.metrics_prefix or ""
+    rule("service.host", bool(service.host), "a non-empty host")
+    rule("service.metrics_prefix",
+         all(c.isascii() and (c.isalnum() or c == "_") for c in prefix),
+         "only ASCII letters, digits and '_'")
+    rule("storage.storage_path", bool(storage.storage_path), "a non-empty path")
+    rule("storage.snapshots_path", bool(storage.snapshots_path), "a non-empty path")
+    rule("storage.temp_path", storage.temp_path is None or bool(storage.temp_path),
+         "a non-empty path or null")
+    rule("storage.wal.wal_capacity_mb", storage.wal.wal_capacity_mb >= 1, "at least 1")
+    rule("storage.optimizers.deleted_threshold",
+         0.0 <= storage.optimizers.deleted_threshold <= 1.0, "between 0 and 1")
+    rule("storage.optimizers.vacuum_min_vector_number",
+         storage.optimizers.vacuum_min_vector_number >= 100, "at least 100")
+    rule("storage.hnsw_index.ef_construct", storage.hnsw_index.ef_construct >= 4, "at least 4")
+    rule("cluster.peer_id", cluster.peer_id is None or 1 <= cluster.peer_id <= _MAX_PEER_ID,
+         f"between 1 and {_MAX_PEER_ID}")
+    for key in ("cluster.grpc_timeout_ms", "cluster.connection_timeout_ms",
+                "cluster.p2p.connection_pool_size", "cluster.consensus.tick_period_ms",
+                "cluster.consensus.bootstrap_timeout_sec",
+                "cluster.consensus.message_timeout_ticks"):
+        value = settings
+        for part in key.split("."):
+            value = getattr(value, part)
+        rule(key, value >= 1, "at least 1")
+    if settings.tls is not None:
+        rule("tls.cert_ttl", settings.tls.cert_ttl is None or settings.tls.cert_ttl >= 1,
+             "at least 1 or null")
+    return [f"Settings configuration: {key} should be {expected}, got {value!r}"
+            for key, value, ok, expected in rules if not ok]
+
+
 def load_settings(config_path: str | None = None, env: Mapping[str, str] | None = None,
                   cwd: Path | None = None) -> Settings:
     """Load the configuration, layering files and environment as Qdrant does.
@@ -584,5 +642,5 @@ def load_settings(config_path: str | None = None, env: Mapping[str, str] | None 
     except ValidationError as exc:
         raise SettingsError(_describe(exc, origins)) from None
     settings._sources = sources
-    settings._messages = messages
+    settings._messages = messages + _soft_checks(settings)
     return settings

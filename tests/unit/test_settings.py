@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,14 @@ from vectorizer import cli as cli_module
 from vectorizer.settings import Settings, SettingsError, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI reads the real environment: drop any configuration the runner may carry."""
+    for name in list(os.environ):
+        if name.upper().startswith(("QDRANT__", "VECTORIZER__")) or name == "RUN_MODE":
+            monkeypatch.delenv(name)
 
 
 def _write(path: Path, data: dict[str, Any] | str) -> Path:
@@ -97,7 +107,6 @@ def test_qdrant_reference_config_keys_all_known() -> None:
 
 
 def test_layering_order(tmp_path: Path) -> None:
-    keys = ["a", "b", "c", "d", "e"]  # which layers set which service.host suffix
     _write(tmp_path / "config" / "config.yaml", {
         "log_level": "config", "service": {"host": "config", "http_port": 1001},
         "storage": {"storage_path": "config", "snapshots_path": "config",
@@ -110,7 +119,6 @@ def test_layering_order(tmp_path: Path) -> None:
     custom = _write(tmp_path / "custom.yaml", {"storage": {"temp_path": "custom"},
                                                "service": {"grpc_port": 7777}})
     s = _load(tmp_path, str(custom), QDRANT__SERVICE__GRPC_PORT="8888")
-    assert keys  # layers below, most specific last
     assert s.log_level == "config"
     assert s.service.host == "config"
     assert s.storage.optimizers.flush_interval_sec == 1  # untouched siblings survive merging
@@ -251,6 +259,15 @@ def test_qdrant_spellings_without_kb_suffix(tmp_path: Path) -> None:
     assert s.storage.optimizers.max_segment_size_kb == 7
 
 
+def test_later_layer_wins_across_spellings(tmp_path: Path) -> None:
+    _write(tmp_path / "config" / "config.yaml", {"storage": {
+        "hnsw_index": {"full_scan_threshold_kb": 1}, "optimizers": {"indexing_threshold": 2}}})
+    s = _load(tmp_path, QDRANT__STORAGE__HNSW_INDEX__FULL_SCAN_THRESHOLD="3",
+              QDRANT__STORAGE__OPTIMIZERS__INDEXING_THRESHOLD_KB="4")
+    assert s.storage.hnsw_index.full_scan_threshold_kb == 3
+    assert s.storage.optimizers.indexing_threshold_kb == 4
+
+
 def test_numbers_accepted_where_text_expected(tmp_path: Path) -> None:
     _write(tmp_path / "config" / "config.yaml", {"service": {"api_key": 123456}})
     assert _load(tmp_path).service.api_key == "123456"
@@ -279,8 +296,10 @@ def test_malformed_env_value_names_key_and_variable(tmp_path: Path) -> None:
     ({"QDRANT__SERVICE__HTTP_PORT": "70000"}, "service.http_port"),
     ({"QDRANT__SERVICE__GRPC_PORT": "x"}, "service.grpc_port"),
     ({"QDRANT__SERVICE__ENABLE_CORS": "maybe"}, "service.enable_cors"),
-    ({"QDRANT__STORAGE__OPTIMIZERS__DELETED_THRESHOLD": "2"},
-     "storage.optimizers.deleted_threshold"),
+    ({"QDRANT__STORAGE__WAL__WAL_SEGMENTS_AHEAD": "-1"}, "storage.wal.wal_segments_ahead"),
+    ({"QDRANT__STORAGE__COLLECTION__REPLICATION_FACTOR": "0"},
+     "storage.collection.replication_factor"),
+    ({"QDRANT__STORAGE__NODE_TYPE": "Boss"}, "storage.node_type"),
     ({"QDRANT__STORAGE__SHARD_TRANSFER_METHOD": "carrier_pigeon"},
      "storage.shard_transfer_method"),
     ({"QDRANT__STORAGE__WAL": "big"}, "storage.wal"),
@@ -290,9 +309,22 @@ def test_malformed_values_name_key(tmp_path: Path, env: dict[str, str], key: str
         _load(tmp_path, **env)
 
 
+def test_soft_rules_only_warn_like_qdrant(tmp_path: Path) -> None:
+    """Qdrant logs its `validate` failures and starts anyway; so do we."""
+    s = _load(tmp_path, QDRANT__STORAGE__HNSW_INDEX__EF_CONSTRUCT="2",
+              QDRANT__STORAGE__OPTIMIZERS__DELETED_THRESHOLD="2",
+              QDRANT__SERVICE__METRICS_PREFIX="bad-prefix")
+    assert s.storage.hnsw_index.ef_construct == 2
+    warnings = "\n".join(s.load_messages)
+    assert "storage.hnsw_index.ef_construct" in warnings
+    assert "storage.optimizers.deleted_threshold" in warnings
+    assert "service.metrics_prefix" in warnings
+    assert _load(tmp_path).load_messages == []
+
+
 def test_unparsable_yaml_names_file(tmp_path: Path) -> None:
     path = _write(tmp_path / "config" / "local.yaml", "service: [unclosed\n")
-    with pytest.raises(SettingsError, match="local.yaml"):
+    with pytest.raises(SettingsError, match=r"local\.yaml"):
         _load(tmp_path)
     path.write_text("- just\n- a list\n")
     with pytest.raises(SettingsError, match="mapping"):
@@ -321,8 +353,6 @@ def test_cli_version() -> None:
 
 def _fake_run(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Settings, dict[str, Any]]]:
     calls: list[tuple[Settings, dict[str, Any]]] = []
-    import types
-
     fake = types.ModuleType("vectorizer.server")
     fake.run = lambda settings, **kw: calls.append((settings, kw))  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "vectorizer.server", fake)
@@ -341,9 +371,6 @@ def test_cli_flags_before_and_after_serve(monkeypatch: pytest.MonkeyPatch, tmp_p
                                           argv: list[str]) -> None:
     _write(tmp_path / "c.yaml", {"service": {"http_port": 6500}})
     monkeypatch.chdir(tmp_path)
-    for name in [n for n in list(__import__("os").environ) if n.upper().startswith(
-            ("QDRANT__", "VECTORIZER__"))]:
-        monkeypatch.delenv(name)
     calls = _fake_run(monkeypatch)
     assert cli_module.main([*argv, "--disable-telemetry"]) == 0
     settings, kwargs = calls[0]
