@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         server.run(settings, uri=args.uri, bootstrap=args.bootstrap)
-    except getattr(server, "ClusterNotSupported", ()) as exc:
+    except getattr(server, "UnsupportedConfig", ()) as exc:
         return _error(str(exc))
     except KeyboardInterrupt:
         return 130

@@ -67,8 +67,8 @@ def configure_logging(level: str) -> None:
     root.setLevel(getattr(logging, name, logging.INFO))
 
 
-class ClusterNotSupported(RuntimeError):
-    """Raised when the configuration asks for distributed mode, which is not built yet."""
+class UnsupportedConfig(RuntimeError):
+    """Raised when the configuration asks for a feature that is not built yet (cluster, TLS)."""
 
 
 def run(settings: Any, uri: str | None = None, bootstrap: str | None = None) -> None:
@@ -80,9 +80,16 @@ def run(settings: Any, uri: str | None = None, bootstrap: str | None = None) -> 
     grpc_port = _get(settings, "service.grpc_port", 6334)
     log.info("Vectorizer %s (Qdrant API %s)", __version__, QDRANT_COMPAT_VERSION)
     if uri or bootstrap or _get(settings, "cluster.enabled", False):
-        raise ClusterNotSupported(
+        raise UnsupportedConfig(
             "Distributed mode (--uri, --bootstrap, cluster.enabled) is not available yet; "
             "start without them to run a standalone node")
+    service = getattr(settings, "service", None)
+    if getattr(service, "enable_tls", False):
+        raise UnsupportedConfig("service.enable_tls is set, but TLS is not available yet; "
+                                  "terminate TLS in a proxy in front of Vectorizer")
+    if getattr(service, "jwt_rbac", False):
+        raise UnsupportedConfig("service.jwt_rbac is set, but JWT access control is not "
+                                  "available yet; use service.api_key / read_only_api_key")
     started = time.perf_counter()
     toc = TableOfContents(storage_path, settings)
     log.info("Loaded %d collection(s) from %s in %.2fs", len(toc.collections),

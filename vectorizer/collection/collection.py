@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import logging
 import os
@@ -49,6 +50,7 @@ class Collection:
         self.config = config
         self.created_at = created_at or datetime.now(UTC).isoformat().replace("+00:00", "Z")
         self.lock = threading.RLock()
+        self.update_lock = threading.Lock()  # orders updates across this collection's shards
         self.shards: dict[int, LocalShard] = {}
         self.shard_keys: dict[str, list[int]] = {}  # orjson-encoded key -> shard ids
         self.shard_key_values: dict[str, ShardKey] = {}
@@ -227,7 +229,12 @@ class Collection:
                 raise BadInput(f"Not existing vector name error: {name}")
 
     def update(self, op: ops.Operation, shard_key: Any = None, wait: bool = True) -> int:
-        """Route `op` to its shards and apply it; return the operation id."""
+        """Route `op` to its shards and apply it; return the collection's operation id.
+
+        Sub-operations are checked and applied under the collection's update lock,
+        so operation ids (the sum of the shards' WAL positions) strictly increase and
+        survive restarts; fsyncs happen after the lock is released (group commit).
+        """
         if isinstance(op, ops.DeleteVectors):
             self._check_vector_names(op.vector_names)
         if isinstance(op, ops.CreateFieldIndex | ops.DeleteFieldIndex):
@@ -235,43 +242,40 @@ class Collection:
         else:
             targets = self.write_shards(shard_key)
         if not targets:
-            return 0
-        if isinstance(op, ops.Upsert | ops.UpdateVectors) and len(targets) > 1 and (
-                not self.custom_sharding or len(targets) > 1):
-            return self._update_split(op, targets, wait)
+            return self._operation_id()
+        parts = self._split(op, targets)
+        with self.update_lock:
+            if isinstance(op, ops.UpdateVectors):
+                for shard_id, sub in parts:
+                    self.shards[shard_id].precheck(sub)
+            submitted = [(shard_id, self.shards[shard_id].submit(sub)) for shard_id, sub in parts]
+            op_id = self._operation_id()
+        if wait:
+            for shard_id, op_num in submitted:
+                self.shards[shard_id].wait_durable(op_num)
+        return op_id
+
+    def _operation_id(self) -> int:
+        return sum(shard.applied_op for shard in self.shards.values())
+
+    def _split(self, op: ops.Operation, targets: list[int]) -> list[tuple[int, ops.Operation]]:
+        """The sub-operation each target shard gets (points routed by id hash)."""
+        if len(targets) == 1:
+            return [(targets[0], op)]
+        if isinstance(op, ops.Upsert | ops.UpdateVectors):
+            by_shard: dict[int, list[int]] = {}
+            for pos, pid in enumerate(op.points.ids):
+                by_shard.setdefault(shard_for(pid, targets), []).append(pos)
+            return [(shard_id, dataclasses.replace(op, points=op.points.subset(positions)))
+                    for shard_id, positions in sorted(by_shard.items())]
         if isinstance(op, ops.DeletePoints | ops.SetPayload | ops.OverwritePayload
                       | ops.DeletePayload | ops.ClearPayload | ops.DeleteVectors) and (
-                op.selection.ids is not None and len(targets) > 1 and not self.custom_sharding):
-            return self._update_split_ids(op, targets, wait)
-        op_id = 0
-        for shard_id in targets:
-            op_id = max(op_id, self.shards[shard_id].update(op, wait))
-        return op_id
-
-    def _update_split(self, op: ops.Upsert | ops.UpdateVectors, targets: list[int],
-                      wait: bool) -> int:
-        by_shard: dict[int, list[int]] = {}
-        for pos, pid in enumerate(op.points.ids):
-            by_shard.setdefault(shard_for(pid, targets), []).append(pos)
-        if isinstance(op, ops.UpdateVectors):
-            for shard_id, positions in by_shard.items():
-                self.shards[shard_id]._precheck(
-                    ops.UpdateVectors(op.points.subset(positions), op.update_filter))
-        op_id = 0
-        for shard_id, positions in by_shard.items():
-            sub = type(op)(op.points.subset(positions), op.update_filter)
-            op_id = max(op_id, self.shards[shard_id].update(sub, wait))
-        return op_id
-
-    def _update_split_ids(self, op: Any, targets: list[int], wait: bool) -> int:
-        by_shard: dict[int, list[PointId]] = {}
-        for pid in op.selection.ids:
-            by_shard.setdefault(shard_for(pid, targets), []).append(pid)
-        op_id = 0
-        for shard_id, ids in by_shard.items():
-            sub = _with_ids(op, ids)
-            op_id = max(op_id, self.shards[shard_id].update(sub, wait))
-        return op_id
+                op.selection.ids is not None and not self.custom_sharding):
+            by_ids: dict[int, list[PointId]] = {}
+            for pid in op.selection.ids:
+                by_ids.setdefault(shard_for(pid, targets), []).append(pid)
+            return [(shard_id, _with_ids(op, ids)) for shard_id, ids in sorted(by_ids.items())]
+        return [(shard_id, op) for shard_id in targets]
 
     # ------------------------------------------------------------ reads
 

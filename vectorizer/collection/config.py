@@ -32,6 +32,12 @@ def _dump(model: Any) -> Any:
         return None
     if hasattr(model, "model_dump"):
         return model.model_dump(mode="json", exclude_unset=True)
+    if isinstance(model, dict):
+        return {k: _dump(v) for k, v in model.items()}
+    if isinstance(model, list):
+        return [_dump(v) for v in model]
+    if hasattr(model, "value"):  # enums
+        return model.value
     return model
 
 

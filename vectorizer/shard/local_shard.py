@@ -118,17 +118,26 @@ class LocalShard:
 
     def update(self, op: ops.Operation, wait: bool) -> int:
         """Check, log and apply `op`; with `wait`, return only once it is durable."""
+        op_num = self.submit(op)
+        if wait:
+            self.wait_durable(op_num)
+        return op_num
+
+    def submit(self, op: ops.Operation) -> int:
+        """Check `op`, append it to the WAL and apply it; return its WAL op number."""
         payload = ops.encode_operation(op)
         with self.lock:
-            self._precheck(op)
+            self.precheck(op)
             op_num = self.wal.append(payload)
             self._apply(op_num, op)
             self.applied_op = op_num
-        if wait:
-            self.wal.sync_until(op_num)
         return op_num
 
-    def _precheck(self, op: ops.Operation) -> None:
+    def wait_durable(self, op_num: int) -> None:
+        """Block until the WAL is fsynced up to `op_num` (group commit)."""
+        self.wal.sync_until(op_num)
+
+    def precheck(self, op: ops.Operation) -> None:
         if isinstance(op, ops.UpdateVectors):
             for pid in op.points.ids:
                 if self._locate(pid) is None:

@@ -14,14 +14,15 @@ from starlette.routing import Mount, Route
 
 from vectorizer.api.rest import collections, observability, points, reads, service
 from vectorizer.api.rest.envelope import error_response
-from vectorizer.api.rest.middleware import RequestBodyLimits, TrimTrailingSlash
+from vectorizer.api.rest.middleware import ApiKeyAuth, RequestBodyLimits, TrimTrailingSlash
 from vectorizer.api.rest.telemetry import RequestStats, TelemetryMiddleware
 from vectorizer.storage.toc import TableOfContents
 
 
 def api_routes() -> list[Route]:
     """All API routes, in match order (static segments before `{point_id}`)."""
-    return [*service.ROUTES, *observability.ROUTES, *collections.ROUTES, *reads.ROUTES, *points.ROUTES]
+    return [*service.ROUTES, *observability.ROUTES, *collections.ROUTES, *reads.ROUTES,
+            *points.ROUTES]
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -46,6 +47,12 @@ def build_app(toc: TableOfContents, settings: Any = None, extra_routes: list | N
         Middleware(GZipMiddleware, minimum_size=1024),
         Middleware(RequestBodyLimits, max_bytes=int(max_mb * 1024 * 1024)),
     ]
+    api_keys = [getattr(service_settings, "api_key", None),
+                getattr(service_settings, "alt_api_key", None)]
+    read_only_keys = [getattr(service_settings, "read_only_api_key", None)]
+    if any(api_keys) or any(read_only_keys):
+        middleware.insert(1, Middleware(ApiKeyAuth, api_keys=api_keys,
+                                        read_only_keys=read_only_keys))
     if enable_cors:
         middleware.insert(1, Middleware(CORSMiddleware, allow_origins=["*"],
                                         allow_methods=["*"], allow_headers=["*"]))

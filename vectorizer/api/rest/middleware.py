@@ -7,6 +7,8 @@ oversized bodies are refused with Qdrant's error envelope.
 
 from __future__ import annotations
 
+import hmac
+import re
 import zlib
 from typing import Any
 
@@ -32,7 +34,10 @@ class TrimTrailingSlash:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if len(path) > 1 and path.endswith("/"):
+            if path in {"/qdrant", "/qdrant/"}:
+                scope = dict(scope)
+                scope["path"] = "/qdrant/"  # the root of the mounted copy of the API
+            elif len(path) > 1 and path.endswith("/"):
                 trimmed = path.rstrip("/") or "/"
                 scope = dict(scope)
                 scope["path"] = trimmed
@@ -126,3 +131,68 @@ class RequestBodyLimits:
         except zlib.error as exc:
             if not started:
                 await _send_error(send, 400, f"Failed to decode request body: {exc}")
+
+
+_READ_ONLY_POST = re.compile(
+    r"^/collections/[^/]+/(points(/count|/scroll|/query(/batch|/groups)?|/search(/batch|/groups"
+    r"|/matrix/pairs|/matrix/offsets)?|/recommend(/batch|/groups)?|/discover(/batch)?)?|facet)$"
+)
+_WHITELIST_EXACT = {"/", "/healthz"}
+_WHITELIST_PREFIX = ("/readyz", "/livez")
+
+
+class ApiKeyAuth:
+    """Qdrant's `service.api_key` / `read_only_api_key` check on every request.
+
+    The key comes in the `api-key` header or as `Authorization: Bearer <key>`.
+    Probes and `GET /` need no key; a read-only key may only read.
+    """
+
+    def __init__(self, app: ASGIApp, api_keys: list[str], read_only_keys: list[str]) -> None:
+        self.app = app
+        self.api_keys = [k for k in api_keys if k]
+        self.read_only_keys = [k for k in read_only_keys if k]
+
+    @staticmethod
+    def _is_read(method: str, path: str) -> bool:
+        return method in {"GET", "HEAD", "OPTIONS"} or (
+            method == "POST" and _READ_ONLY_POST.match(path) is not None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path == "/qdrant" or path.startswith("/qdrant/"):
+            path = path[len("/qdrant"):] or "/"
+        if path in _WHITELIST_EXACT or path.startswith(_WHITELIST_PREFIX) or \
+                scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope.get("headers", [])}
+        key = headers.get("api-key")
+        auth = headers.get("authorization", "")
+        if key is None and auth.lower().startswith("bearer "):
+            key = auth[7:].strip()
+        if key is None:
+            await _send_text(send, 401, "Must provide an API key or an Authorization bearer token")
+            return
+        if any(hmac.compare_digest(key, k) for k in self.api_keys):
+            await self.app(scope, receive, send)
+            return
+        if any(hmac.compare_digest(key, k) for k in self.read_only_keys):
+            if self._is_read(scope["method"], path):
+                await self.app(scope, receive, send)
+            else:
+                await _send_text(send, 403, "Write access denied")
+            return
+        await _send_text(send, 401, "Invalid API key or JWT")
+
+
+async def _send_text(send: Send, status: int, text: str) -> None:
+    body = text.encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
