@@ -254,3 +254,27 @@ def test_payload_schema_counts(setup, client: QdrantClient) -> None:
     with_n = sum(1 for p in all_points if isinstance(p.payload.get("n"), int))
     assert schema["n"].points == with_n
     assert schema["desc"].data_type == models.PayloadSchemaType.TEXT
+
+
+def test_order_by_and_facet_need_an_index(setup, client: QdrantClient) -> None:
+    from qdrant_client.http.exceptions import UnexpectedResponse
+
+    _oracle, collections = setup
+    with pytest.raises(UnexpectedResponse) as err:
+        client.scroll(collections[0], order_by="n")
+    assert err.value.status_code == 400
+    assert "No range index for `order_by` key: n" in str(err.value.content)
+    with pytest.raises(UnexpectedResponse) as err:
+        client.facet(collections[0], "color")
+    assert err.value.status_code == 400
+    assert "No appropriate index for faceting: `color`" in str(err.value.content)
+
+
+def test_filter_on_unknown_shape_is_refused(setup, server) -> None:
+    import httpx
+
+    _oracle, collections = setup
+    resp = httpx.post(f"{server.url}/collections/{collections[0]}/points/count",
+                      json={"filter": {"must": [{"key": "n", "bogus": 1}]}})
+    assert resp.status_code == 400
+    assert resp.json()["status"]["error"].startswith("Format error in JSON body")

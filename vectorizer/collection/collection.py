@@ -325,6 +325,12 @@ class Collection:
                        with_payload: PayloadFn | None, with_vectors: bool | list[str],
                        shard_key: Any = None) -> list[dict[str, Any]]:
         """Scroll sorted by an indexed payload field (no next page offset, as in Qdrant)."""
+        params = self._index_params(order_by.key)
+        if not _has_range_index(params):
+            raise BadRequest(
+                f"No range index for `order_by` key: {order_by.key}. Please create one to use "
+                "`order_by`. Integer, float, and datetime payloads can have range indexes, see "
+                "https://qdrant.tech/documentation/concepts/indexing/#payload-index.")
         desc = order_by.direction == models.Direction.DESC
         start = order_by.start_from
         start_value = None
@@ -360,6 +366,11 @@ class Collection:
 
     def facet(self, key: str, flt: models.Filter | None, limit: int,
               shard_key: Any = None) -> list[dict[str, Any]]:
+        if not _has_map_index(self._index_params(key)):
+            raise BadRequest(
+                f"No appropriate index for faceting: `{key}`. Please create one to facet on this "
+                "field. Check https://qdrant.tech/documentation/concepts/indexing/#payload-index "
+                "to see which payload schemas support Match conditions")
         totals: dict[Any, int] = {}
         for shard_id in self.read_shards(shard_key):
             for value, cnt in self.shards[shard_id].facet(key, flt).items():
@@ -371,6 +382,14 @@ class Collection:
 
     def points_count(self) -> int:
         return sum(s.points_count() for s in self.shards.values())
+
+    def _index_params(self, key: str) -> Any:
+        """The params of the payload index on `key`, or None."""
+        for shard in self.shards.values():
+            entry = shard.payload_schema().get(key)
+            if entry is not None:
+                return entry[0]
+        return None
 
     def payload_schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {}
@@ -444,3 +463,24 @@ def _facet_sort(value: Any) -> tuple[int, Any]:
     if isinstance(value, int | float):
         return (1, value)
     return (2, str(value))
+
+
+def _index_type(params: Any) -> str | None:
+    if params is None:
+        return None
+    kind = getattr(params, "type", params)
+    return str(getattr(kind, "value", kind))
+
+
+def _has_range_index(params: Any) -> bool:
+    kind = _index_type(params)
+    if kind == "integer":
+        return getattr(params, "range", None) is not False
+    return kind in {"float", "datetime"}
+
+
+def _has_map_index(params: Any) -> bool:
+    kind = _index_type(params)
+    if kind == "integer":
+        return getattr(params, "lookup", None) is not False
+    return kind in {"keyword", "bool", "uuid"}
