@@ -87,3 +87,31 @@ def test_wait_false_writes_applied_in_order(tmp_path: Path) -> None:
         assert got["payload"] == {"v": 49}
     finally:
         server.stop()
+
+
+def _wal_files(storage: Path) -> list[Path]:
+    return sorted(storage.rglob("*.wal"))
+
+
+def test_damaged_wal_tail_truncated_middle_refused(tmp_path: Path) -> None:
+    storage = tmp_path / "storage"
+    server = ServerProcess(storage, env={
+        "QDRANT__STORAGE__OPTIMIZERS__FLUSH_INTERVAL_SEC": "3600"}).start()
+    http = httpx.Client(base_url=server.url)
+    http.put("/collections/w", json={"vectors": {"size": 2, "distance": "Dot"}})
+    for i in range(10):
+        http.put("/collections/w/points", params={"wait": "true"}, json={
+            "points": [{"id": i, "vector": [i, 1], "payload": {"i": i}}]}).raise_for_status()
+    server.kill9()
+    (wal,) = _wal_files(storage)
+    data = wal.read_bytes()
+    wal.write_bytes(data[:-5])  # torn tail: the last record (id 9) is cut
+    server.start()
+    assert http.post("/collections/w/points/count", json={}).json()["result"]["count"] == 9
+    assert "torn tail" in server.logs()
+    server.kill9()
+    data = bytearray(wal.read_bytes())
+    data[40] ^= 0xFF  # damage an early record; intact records follow
+    wal.write_bytes(bytes(data))
+    with pytest.raises(RuntimeError, match="refusing to start"):
+        server.start(timeout=15)

@@ -121,11 +121,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     from vectorizer import server  # lazy: keeps `--version` and `config` light
+    from vectorizer.shard.wal import WalCorruption
 
     try:
         server.run(settings, uri=args.uri, bootstrap=args.bootstrap)
     except getattr(server, "UnsupportedConfig", ()) as exc:
         return _error(str(exc))
+    except WalCorruption as exc:
+        return _error(f"storage is damaged, refusing to start: {exc}")
     except KeyboardInterrupt:
         return 130
     return 0

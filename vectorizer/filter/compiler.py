@@ -629,13 +629,24 @@ class _Evaluator:
 
     # -------------------------------------------------------- filters
 
+    def _cost(self, cond: Any) -> int:
+        """Rough evaluation cost, to run cheap conditions of a conjunction first."""
+        if isinstance(cond, models.HasIdCondition | models.HasVectorCondition):
+            return 0
+        if isinstance(cond, models.FieldCondition):
+            indexed = self.segment is not None and self.segment.field_index(cond.key) is not None
+            return 1 if indexed else 2
+        if isinstance(cond, models.SliceCondition):
+            return 2
+        return 3
+
     def filter(self, flt: models.Filter, cand: np.ndarray) -> np.ndarray:
         cur = cand
-        for cond in _as_list(flt.must):
+        for cond in sorted(_as_list(flt.must), key=self._cost):
             if not cur.any():
                 return cur
             cur = cur & self.condition(cond, cur)
-        for cond in _as_list(flt.must_not):
+        for cond in sorted(_as_list(flt.must_not), key=self._cost):
             if not cur.any():
                 return cur
             cur = cur & ~self.condition(cond, cur)

@@ -155,7 +155,9 @@ class WriteAheadLog:
             if self._size >= self.capacity_bytes:
                 self._open_new_file(op_num)
             record = _HEADER.pack(len(payload), _crc(op_num, payload), op_num) + payload
-            os.write(self._fd, record)  # type: ignore[arg-type]
+            view = memoryview(record)
+            while view:  # os.write may write less than asked
+                view = view[os.write(self._fd, view):]  # type: ignore[arg-type]
             self._size += len(record)
             self._last_op = self._written_op = op_num
             return op_num
