@@ -244,6 +244,13 @@ def test_order_by_matches_local_mode(setup, client: QdrantClient, key: str,
     got, _ = client.scroll(collections[1], order_by=order, limit=50)
     want_values = [p.payload[key] for p in want]
     assert [p.payload[key] for p in got] == want_values
+    assert [p.order_value for p in got] == [p.order_value for p in want]
+    start = want[10].order_value if key != "ts" else want[10].payload[key]
+    want2, _ = oracle.scroll("o", order_by=models.OrderBy(key=key, direction=direction,
+                                                          start_from=start), limit=5)
+    got2, _ = client.scroll(collections[1], order_by=models.OrderBy(
+        key=key, direction=direction, start_from=start), limit=5)
+    assert [p.order_value for p in got2] == [p.order_value for p in want2]
 
 
 def test_payload_schema_counts(setup, client: QdrantClient) -> None:

@@ -331,6 +331,7 @@ class Collection:
                 f"No range index for `order_by` key: {order_by.key}. Please create one to use "
                 "`order_by`. Integer, float, and datetime payloads can have range indexes, see "
                 "https://qdrant.tech/documentation/concepts/indexing/#payload-index.")
+        is_datetime = _index_type(params) == "datetime"
         desc = order_by.direction == models.Direction.DESC
         start = order_by.start_from
         start_value = None
@@ -359,8 +360,12 @@ class Collection:
             with shard.lock:
                 rec = shard._record(seg, off, with_payload, with_vectors)
             wire = self.record_to_wire(rec, shard_id)
-            wire["order_value"] = int(value) if float(value).is_integer() and abs(value) < 2**53 \
-                else value
+            if is_datetime:  # Qdrant reports datetimes as microseconds since the epoch
+                wire["order_value"] = round(value * 1e6)
+            elif float(value).is_integer() and abs(value) < 2**53:
+                wire["order_value"] = int(value)
+            else:
+                wire["order_value"] = value
             out.append(wire)
         return out
 
@@ -448,12 +453,15 @@ def _with_ids(op: Any, ids: list[PointId]) -> Any:
 def _order_start(start: Any) -> float:
     if isinstance(start, int | float):
         return float(start)
-    if isinstance(start, datetime):
-        return start.timestamp()
     if isinstance(start, str):
-        from datetime import datetime as dt
-
-        return dt.fromisoformat(start.replace("Z", "+00:00")).timestamp()
+        try:
+            start = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadInput(f"invalid start_from {start!r}") from None
+    if isinstance(start, datetime):
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+        return start.timestamp()
     raise BadInput(f"invalid start_from {start!r}")
 
 
