@@ -8,6 +8,7 @@ anything reaches the WAL.
 from __future__ import annotations
 
 import copy
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,8 @@ from vectorizer.segment.vector_storage import (
     SparseVectorStorage,
     VectorStorage,
 )
+
+_MASK64 = (1 << 64) - 1
 
 
 @dataclass
@@ -56,6 +59,11 @@ class Segment:
         self.vectors: dict[str, VectorStorage] = {n: s.new_storage() for n, s in specs.items()}
         self.indexes = PayloadFieldIndexes()
         self.dirty = True
+        self._num_ids = np.zeros(0, dtype=np.uint64)  # integer id per offset (0 for UUIDs)
+        self._uuid_ids = np.zeros(0, dtype=bool)  # offset holds a UUID id
+        self._uuid_hi = np.zeros(0, dtype=np.uint64)  # UUID as two 64-bit halves (0 for ints)
+        self._uuid_lo = np.zeros(0, dtype=np.uint64)
+        self._id_arrays_len = 0
 
     # ------------------------------------------------------------ SegmentView
 
@@ -235,6 +243,30 @@ class Segment:
         self.dirty = True
 
     # ------------------------------------------------------------ reads
+
+    def id_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(integer id, is-UUID, UUID high half, UUID low half) per offset.
+
+        Ids never change at an offset (offsets are append-only), so the arrays are
+        extended for new offsets only.  They let reads order ids with numpy.
+        """
+        n = len(self.ids)
+        done = self._id_arrays_len
+        if done < n:
+            new_ids = self.ids[done:n]
+            count = len(new_ids)
+            is_uuid = np.fromiter((isinstance(i, str) for i in new_ids), dtype=bool, count=count)
+            nums = np.fromiter((0 if isinstance(i, str) else i for i in new_ids),
+                               dtype=np.uint64, count=count)
+            values = [uuid.UUID(i).int if isinstance(i, str) else 0 for i in new_ids]
+            hi = np.fromiter((v >> 64 for v in values), dtype=np.uint64, count=count)
+            lo = np.fromiter((v & _MASK64 for v in values), dtype=np.uint64, count=count)
+            self._num_ids = np.concatenate([self._num_ids[:done], nums])
+            self._uuid_ids = np.concatenate([self._uuid_ids[:done], is_uuid])
+            self._uuid_hi = np.concatenate([self._uuid_hi[:done], hi])
+            self._uuid_lo = np.concatenate([self._uuid_lo[:done], lo])
+            self._id_arrays_len = n
+        return self._num_ids[:n], self._uuid_ids[:n], self._uuid_hi[:n], self._uuid_lo[:n]
 
     def vector_of(self, offset: int, name: str) -> Any:
         storage = self.vectors.get(name)

@@ -323,16 +323,18 @@ class LocalShard:
     def scroll_by_id(self, flt: models.Filter | None, start: PointId | None, limit: int,
                      with_payload: Callable[[dict], Any] | None,
                      with_vectors: bool | list[str]) -> list[PointRecord]:
-        """The first `limit` matching points with id >= start, in id order."""
+        """The first `limit` matching points with id >= start, in id order.
+
+        Ids are ordered with numpy over each segment's matching offsets: integers
+        first (argpartition), then UUIDs (as two 64-bit halves), as Qdrant orders them.
+        """
         with self.lock:
             start_key = point_id_sort_key(start) if start is not None else None
-            candidates = []
+            hits: list[tuple[tuple[int, int], int, Segment]] = []
             for seg, offs in self.matching(flt):
-                for off in offs.tolist():
-                    key = point_id_sort_key(seg.ids[off])
-                    if start_key is None or key >= start_key:
-                        candidates.append((key, off, seg))
-            best = heapq.nsmallest(limit, candidates, key=lambda c: c[0])
+                if len(offs):
+                    hits.extend(_first_ids(seg, offs, start_key, limit))
+            best = heapq.nsmallest(limit, hits, key=lambda c: c[0])
             return [self._record(seg, off, with_payload, with_vectors) for _k, off, seg in best]
 
     def facet(self, key: str, flt: models.Filter | None) -> dict[Any, int]:
@@ -354,3 +356,27 @@ class LocalShard:
                     prev = out.get(key)
                     out[key] = (params, cnt + (prev[1] if prev else 0))
             return out
+
+
+def _first_ids(seg: Segment, offs: np.ndarray, start_key: tuple[int, Any] | None,
+               limit: int) -> list[tuple[tuple[int, int], int, Segment]]:
+    """The `limit` smallest ids >= start among `offs` of `seg`, as (sort key, offset, seg)."""
+    nums, is_uuid, hi, lo = seg.id_arrays()
+    uuid_sel = is_uuid[offs]
+    int_offs, uuid_offs = offs[~uuid_sel], offs[uuid_sel]
+    if start_key is not None and start_key[0] == 1:
+        int_offs = int_offs[:0]  # every integer id sorts before a UUID
+        s_hi, s_lo = np.uint64(start_key[1] >> 64), np.uint64(start_key[1] & ((1 << 64) - 1))
+        h, lw = hi[uuid_offs], lo[uuid_offs]
+        uuid_offs = uuid_offs[(h > s_hi) | ((h == s_hi) & (lw >= s_lo))]
+    elif start_key is not None:
+        int_offs = int_offs[nums[int_offs] >= np.uint64(start_key[1])]
+    out: list[tuple[tuple[int, int], int, Segment]] = []
+    if len(int_offs) > limit:
+        int_offs = int_offs[np.argpartition(nums[int_offs], limit - 1)[:limit]]
+    out.extend(((0, int(nums[o])), int(o), seg) for o in int_offs.tolist())
+    if len(out) < limit and len(uuid_offs):
+        order = np.lexsort((lo[uuid_offs], hi[uuid_offs]))[: limit - len(out)]
+        for o in uuid_offs[order].tolist():
+            out.append(((1, (int(hi[o]) << 64) | int(lo[o])), int(o), seg))
+    return out
