@@ -47,3 +47,15 @@ def test_clients_with_keys(secured: ServerProcess) -> None:
         ro.upsert("c", [models.PointStruct(id=2, vector=[1, 2])])
     assert err.value.status_code == 403
     assert rw.count("c").count == 1  # the refused write changed nothing
+
+
+@pytest.mark.parametrize("env,needle", [
+    ({"QDRANT__SERVICE__ENABLE_TLS": "true"}, "TLS is not available yet"),
+    ({"QDRANT__SERVICE__JWT_RBAC": "true"}, "JWT access control is not available yet"),
+    ({"QDRANT__CLUSTER__ENABLED": "true"}, "Distributed mode"),
+])
+def test_unavailable_security_and_cluster_modes_refuse_to_start(
+        tmp_path: Path, env: dict[str, str], needle: str) -> None:
+    proc = ServerProcess(tmp_path / "storage", env=env)
+    with pytest.raises(RuntimeError, match=needle):
+        proc.start(timeout=20)
