@@ -72,16 +72,23 @@ def _points() -> list[models.PointStruct]:
 
 
 INDEXES: dict[str, models.PayloadSchemaType | models.TextIndexParams] = {
-    "color": models.PayloadSchemaType.KEYWORD,
+    "color": models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True,
+                                       prefix=True),
     "tags": models.PayloadSchemaType.KEYWORD,
     "n": models.PayloadSchemaType.INTEGER,
-    "price": models.PayloadSchemaType.FLOAT,
+    "price": models.FloatIndexParams(type=models.FloatIndexType.FLOAT, is_principal=True,
+                                     on_disk=True),
     "flag": models.PayloadSchemaType.BOOL,
     "loc": models.PayloadSchemaType.GEO,
     "ts": models.PayloadSchemaType.DATETIME,
     "uid": models.PayloadSchemaType.UUID,
-    "desc": models.TextIndexParams(type=models.TextIndexType.TEXT, phrase_matching=True),
-    "offers[].price": models.PayloadSchemaType.INTEGER,
+    "desc": models.TextIndexParams(type=models.TextIndexType.TEXT, phrase_matching=True,
+                                   scoring=True),
+    # 1.20 `nested`: each object of `offers` is its own entry, for `nested` conditions
+    "offers[].price": models.IntegerIndexParams(type=models.IntegerIndexType.INTEGER,
+                                                nested="offers"),
+    "offers[].shop": models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD,
+                                               nested="offers"),
     "meta.level": models.PayloadSchemaType.INTEGER,
 }
 
