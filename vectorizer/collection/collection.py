@@ -22,6 +22,7 @@ from vectorizer.collection.routing import shard_for
 from vectorizer.common.errors import BadInput, BadRequest, NotFound
 from vectorizer.common.point_id import PointId, point_id_sort_key
 from vectorizer.filter.compiler import order_values
+from vectorizer.index import distance as dist
 from vectorizer.shard.local_shard import LocalShard, PointRecord
 from vectorizer.shard.wal import fsync_dir
 
@@ -302,6 +303,41 @@ class Collection:
             if pid in found and pid not in seen:
                 seen.add(pid)
                 out.append(found[pid])
+        return out
+
+    def search(self, vector_name: str, query: list[float], flt: models.Filter | None,
+               limit: int, offset: int, threshold: float | None, with_payload: PayloadFn | None,
+               with_vectors: bool | list[str], shard_key: Any = None) -> list[dict[str, Any]]:
+        """Nearest dense neighbours of `query` among points matching `flt` (exact scoring)."""
+        params = cfg.named_dense_params(self.config).get(vector_name)
+        if params is None or params.get("multivector_config"):
+            if vector_name in cfg.sparse_params(self.config) or params is not None:
+                raise BadInput(f"Vector `{vector_name}` is not a dense vector; search over "
+                               "sparse and multi-vectors arrives with the Query API")
+            raise BadInput(f"Not existing vector name error: {vector_name}")
+        if len(query) != params["size"]:
+            raise BadInput(f"Vector dimension error: expected dim: {params['size']}, "
+                           f"got {len(query)}")
+        if isinstance(with_vectors, list):
+            self._check_vector_names(with_vectors)
+        distance = params["distance"]
+        prepared = dist.prepare_query(np.asarray(query, dtype=np.float32), distance)
+        hits: list[tuple[float, int, Any, int]] = []
+        for shard_id in self.read_shards(shard_key):
+            for score, seg, off in self.shards[shard_id].search_dense(
+                    vector_name, prepared, distance, flt, limit + offset, threshold):
+                hits.append((score, shard_id, seg, off))
+        sign = -1.0 if dist.higher_is_better(distance) else 1.0
+        hits.sort(key=lambda h: (sign * h[0], point_id_sort_key(h[2].ids[h[3]])))
+        out = []
+        for score, shard_id, seg, off in hits[offset:offset + limit]:
+            shard = self.shards[shard_id]
+            with shard.lock:
+                rec = shard._record(seg, off, with_payload, with_vectors)
+            wire = self.record_to_wire(rec, shard_id)
+            wire["version"] = int(seg.versions[off])
+            wire["score"] = score
+            out.append(wire)
         return out
 
     def count(self, flt: models.Filter | None, shard_key: Any = None) -> int:

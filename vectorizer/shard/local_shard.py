@@ -26,6 +26,7 @@ from vectorizer.collection import operations as ops
 from vectorizer.common.errors import VectorizerError, point_not_found
 from vectorizer.common.point_id import PointId, point_id_sort_key
 from vectorizer.filter.compiler import facet_counts, filter_mask
+from vectorizer.index import distance as dist
 from vectorizer.segment.persistence import load_segment, save_segment
 from vectorizer.segment.segment import Segment, VectorSpec
 from vectorizer.shard.wal import WriteAheadLog, fsync_dir
@@ -315,6 +316,31 @@ class LocalShard:
     def matching(self, flt: models.Filter | None) -> list[tuple[Segment, np.ndarray]]:
         """Per segment, the offsets of live points matching `flt` (call under `lock`)."""
         return [(seg, np.flatnonzero(filter_mask(seg, flt))) for seg in self.segments]
+
+    def search_dense(self, name: str, query: np.ndarray, distance: str,
+                     flt: models.Filter | None, limit: int, threshold: float | None,
+                     ) -> list[tuple[float, Segment, int]]:
+        """Exact top-`limit` (score, segment, offset) for a prepared dense query, best first.
+
+        Scores every matching point of every segment in one vectorised pass per segment.
+        """
+        found: list[tuple[float, Segment, int]] = []
+        with self.lock:
+            for seg in self.segments:
+                storage = seg.vectors.get(name)
+                if storage is None or not hasattr(storage, "data"):
+                    continue
+                mask = filter_mask(seg, flt)
+                mask &= storage.present_mask(seg.num_offsets)
+                offs = np.flatnonzero(mask)
+                if not len(offs):
+                    continue
+                values = dist.scores(storage.data, offs, query, distance)
+                keep = dist.passes_threshold(values, threshold, distance)
+                offs, values = offs[keep], values[keep]
+                best = dist.top_k(values, limit, distance)
+                found.extend((float(values[i]), seg, int(offs[i])) for i in best)
+        return found
 
     def count(self, flt: models.Filter | None) -> int:
         with self.lock:

@@ -1,0 +1,107 @@
+"""REST handlers for the classic search endpoints: `/points/search` and `/points/search/batch`.
+
+Served even though Qdrant's newest spec hides them (their schemas are in the 1.18
+spec): much existing Qdrant code still calls them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from qdrant_client.http import models
+from starlette.requests import Request
+from starlette.routing import Route
+
+from vectorizer.api.rest.envelope import endpoint, json_body, parse_model, run
+from vectorizer.api.rest.points import collection_of
+from vectorizer.collection.collection import Collection
+from vectorizer.collection.config import DEFAULT_VECTOR
+from vectorizer.collection.payload_selector import payload_selector, vector_selector
+from vectorizer.common.errors import BadInput, FormatError
+
+
+class NamedVector(BaseModel):
+    """`{"name": …, "vector": [...]}` (1.18 spec; qdrant-client 1.20 no longer models it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    vector: list[float]
+
+
+class NamedSparseVector(BaseModel):
+    """`{"name": …, "vector": {"indices": …, "values": …}}` (1.18 spec)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    vector: models.SparseVector
+
+
+class SearchRequest(BaseModel):
+    """The legacy `SearchRequest` of the 1.18 spec, built from qdrant-client's sub-models."""
+
+    model_config = ConfigDict(extra="forbid")
+    shard_key: models.ShardKeySelector | None = None
+    vector: list[float] | NamedVector | NamedSparseVector
+    filter: models.Filter | None = None
+    params: models.SearchParams | None = None
+    limit: int = Field(ge=1)
+    offset: int | None = Field(default=None, ge=0)
+    with_payload: models.WithPayloadInterface | None = None
+    with_vector: models.WithVector | None = None
+    score_threshold: float | None = None
+
+
+class SearchRequestBatch(BaseModel):
+    """`{"searches": [SearchRequest, …]}` (1.18 spec)."""
+
+    searches: list[SearchRequest]
+
+
+def _named_query(vector: Any) -> tuple[str, list[float]]:
+    if isinstance(vector, list):
+        return DEFAULT_VECTOR, vector
+    if isinstance(vector, NamedVector):
+        return vector.name, vector.vector
+    raise BadInput(f"Vector `{vector.name}` is sparse; sparse search arrives with the "
+                   "Query API")
+
+
+def run_search(col: Collection, raw: dict[str, Any], request: SearchRequest,
+               ) -> list[dict[str, Any]]:
+    name, query = _named_query(request.vector)
+    try:
+        with_payload = payload_selector(raw.get("with_payload", False))
+        with_vectors = vector_selector(raw.get("with_vector", raw.get("with_vectors", False)))
+    except ValueError as exc:
+        raise FormatError(f"Format error in JSON body: {exc}") from None
+    return col.search(name, query, request.filter, request.limit, request.offset or 0,
+                      request.score_threshold, with_payload, with_vectors,
+                      raw.get("shard_key"))
+
+
+@endpoint
+async def search_points(request: Request) -> Any:
+    raw = await json_body(request)
+    model = parse_model(SearchRequest, raw)
+    return await run(run_search, collection_of(request), raw, model)
+
+
+@endpoint
+async def search_batch(request: Request) -> Any:
+    raw = await json_body(request)
+    model = parse_model(SearchRequestBatch, raw)
+    col = collection_of(request)
+
+    def all_searches() -> list[list[dict[str, Any]]]:
+        return [run_search(col, raw_one, one)
+                for raw_one, one in zip(raw["searches"], model.searches, strict=True)]
+
+    return await run(all_searches)
+
+
+ROUTES = [
+    Route("/collections/{collection_name}/points/search", search_points, methods=["POST"]),
+    Route("/collections/{collection_name}/points/search/batch", search_batch,
+          methods=["POST"]),
+]
