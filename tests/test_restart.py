@@ -62,6 +62,8 @@ def test_state_survives_restart(tmp_path: Path, kill: bool) -> None:
         _fill(client)
         _check(client)
         server.restart(kill=kill)
+        if not kill:  # a graceful stop flushes everything and exits cleanly
+            assert "Storage flushed, bye" in server.logs()
         _check(client)
         server.restart(kill=True)  # a second restart replays nothing twice
         _check(client)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,46 @@ class FlushLoop(threading.Thread):
     def stop(self) -> None:
         self.stopped.set()
         self.join(timeout=30)
+
+
+class OptimizerLoop(threading.Thread):
+    """Seals full appendable segments and builds their HNSW graphs, off the request path."""
+
+    def __init__(self, toc: TableOfContents) -> None:
+        super().__init__(name="optimizer", daemon=True)
+        self.toc = toc
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            if not self.toc.optimize_all():
+                self.stopped.wait(0.5)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=60)
+
+
+class _GracefulServer(uvicorn.Server):
+    """uvicorn, but SIGINT/SIGTERM only stop serving: the caller then flushes storage.
+
+    (uvicorn's own handling re-raises the signal after shutdown, which would kill
+    the process before the final flush.)
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        def stop(signum: int, frame: Any) -> None:
+            if self.should_exit:
+                self.force_exit = True
+            self.should_exit = True
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _get(obj: Any, path: str, default: Any) -> Any:
@@ -96,6 +139,8 @@ def run(settings: Any, uri: str | None = None, bootstrap: str | None = None) -> 
              storage_path.resolve(), time.perf_counter() - started)
     flusher = FlushLoop(toc, _get(settings, "storage.optimizers.flush_interval_sec", 5))
     flusher.start()
+    optimizer = OptimizerLoop(toc)
+    optimizer.start()
     app = build_app(toc, settings)
     if grpc_port:
         log.info("gRPC port %s is reserved; the gRPC API is not served yet", grpc_port)
@@ -103,10 +148,11 @@ def run(settings: Any, uri: str | None = None, bootstrap: str | None = None) -> 
     config = uvicorn.Config(app, host=host, port=http_port, log_level="warning",
                             access_log=False, lifespan="off", loop="auto", http="auto",
                             timeout_graceful_shutdown=10)
-    server = uvicorn.Server(config)
+    server = _GracefulServer(config)
     try:
         server.run()
     finally:
+        optimizer.stop()
         flusher.stop()
         toc.close()
         log.info("Storage flushed, bye")

@@ -111,6 +111,34 @@ def test_stopwords() -> None:
     assert t.tokenize_doc("Und der Hund et le chat") == ["hund", "chat"]
 
 
+def test_stopwords_every_language(caplog: pytest.LogCaptureFixture) -> None:
+    language_stopwords.cache_clear()
+    with caplog.at_level("WARNING"):
+        for lang in models.Language:
+            assert language_stopwords(lang.value), lang
+    assert not [r for r in caplog.records if "no stopword list" in r.getMessage()]
+    # words taken from Qdrant's stop_words/*.rs lists
+    for lang, words in [
+        ("swedish", ["och", "att", "vilkas"]),
+        ("norwegian", ["og", "ikkje", "vart"]),
+        ("finnish", ["ja", "olla", "itse"]),
+        ("danish", ["og", "sådan"]),
+        ("turkish", ["ve", "için"]),
+        ("greek", ["και", "ὥστε"]),
+        ("chinese", ["的", "是不是"]),
+        ("japanese", ["の", "について"]),
+        ("arabic", ["في", "هبّ"]),
+        ("tajik", ["ва", "ҳаргиз"]),
+    ]:
+        for word in words:
+            assert word in language_stopwords(lang), (lang, word)
+    # Qdrant entries containing whitespace can never match a token and are left out
+    assert "ala" not in language_stopwords("basque")  # Qdrant lists only "ala "
+    assert not any(" " in w for lang in models.Language for w in language_stopwords(lang.value))
+    t = Tokenizer(params(stopwords=models.Language.SWEDISH))
+    assert t.tokenize_doc("Katten och hunden") == ["katten", "hunden"]
+
+
 def test_stemming() -> None:
     stem = models.SnowballParams(type="snowball", language="english")
     t = Tokenizer(params(stemmer=stem))

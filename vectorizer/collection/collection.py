@@ -66,8 +66,44 @@ class Collection:
         return int(self.config.get("wal_config", {}).get("wal_capacity_mb", 32))
 
     def _open_shard(self, shard_id: int) -> LocalShard:
-        return LocalShard(self.path / str(shard_id), shard_id, cfg.vector_specs(self.config),
-                          self._wal_mb())
+        shard = LocalShard(self.path / str(shard_id), shard_id, cfg.vector_specs(self.config),
+                           self._wal_mb())
+        shard.index_config = self._index_config()
+        return shard
+
+    def _index_config(self) -> dict[str, Any]:
+        """What the shard optimizers need: indexing threshold and HNSW params per vector."""
+        hnsw = self.config.get("hnsw_config") or {}
+        vectors = {}
+        for name, params in cfg.named_dense_params(self.config).items():
+            if params.get("multivector_config"):
+                continue
+            merged = {**hnsw, **(params.get("hnsw_config") or {})}
+            vectors[name] = {"distance": params["distance"], "m": merged.get("m", 16),
+                             "ef_construct": merged.get("ef_construct", 100),
+                             "full_scan_threshold": merged.get("full_scan_threshold", 10_000),
+                             "max_indexing_threads": merged.get("max_indexing_threads", 0)}
+        opt = self.config.get("optimizer_config") or {}
+        threshold = opt.get("indexing_threshold")
+        return {"indexing_threshold_kb": 10_000 if threshold is None else threshold,
+                "vectors": vectors}
+
+    def refresh_index_config(self) -> None:
+        config = self._index_config()
+        for shard in self.shards.values():
+            shard.index_config = config
+
+    def optimize(self) -> bool:
+        """Run one optimizer step on each shard; True if any did work."""
+        did = False
+        for shard in list(self.shards.values()):
+            did = shard.optimize() or did
+        return did
+
+    def status(self) -> str:
+        """green when optimized, yellow while optimizing or with optimizations pending."""
+        busy = any(s.optimizing or s.pending_optimizations() for s in self.shards.values())
+        return "yellow" if busy else "green"
 
     @classmethod
     def create(cls, name: str, path: Path, config: dict[str, Any]) -> Collection:
@@ -113,6 +149,7 @@ class Collection:
         with self.lock:
             self.config = cfg.apply_update(self.config, update)
             self.save_meta()
+            self.refresh_index_config()
 
     def vector_specs(self) -> dict[str, Any]:
         return cfg.vector_specs(self.config)
@@ -129,6 +166,7 @@ class Collection:
             for shard in self.shards.values():
                 shard.add_vector(name, spec)
             self.save_meta()
+            self.refresh_index_config()
 
     def drop_vector(self, name: str) -> None:
         with self.lock:
@@ -142,6 +180,7 @@ class Collection:
             for shard in self.shards.values():
                 shard.drop_vector(name)
             self.save_meta()
+            self.refresh_index_config()
 
     # ------------------------------------------------------------ shard keys
 
@@ -307,8 +346,13 @@ class Collection:
 
     def search(self, vector_name: str, query: list[float], flt: models.Filter | None,
                limit: int, offset: int, threshold: float | None, with_payload: PayloadFn | None,
-               with_vectors: bool | list[str], shard_key: Any = None) -> list[dict[str, Any]]:
-        """Nearest dense neighbours of `query` among points matching `flt` (exact scoring)."""
+               with_vectors: bool | list[str], shard_key: Any = None,
+               search_params: models.SearchParams | None = None) -> list[dict[str, Any]]:
+        """Nearest dense neighbours of `query` among points matching `flt`.
+
+        Sealed segments are searched through their HNSW graphs (unless `exact`, or
+        the filter leaves few candidates); the appendable segment exactly.
+        """
         params = cfg.named_dense_params(self.config).get(vector_name)
         if params is None or params.get("multivector_config"):
             if vector_name in cfg.sparse_params(self.config) or params is not None:
@@ -321,11 +365,14 @@ class Collection:
         if isinstance(with_vectors, list):
             self._check_vector_names(with_vectors)
         distance = params["distance"]
+        sp = search_params
         prepared = dist.prepare_query(np.asarray(query, dtype=np.float32), distance)
         hits: list[tuple[float, int, Any, int]] = []
         for shard_id in self.read_shards(shard_key):
             for score, seg, off in self.shards[shard_id].search_dense(
-                    vector_name, prepared, distance, flt, limit + offset, threshold):
+                    vector_name, prepared, distance, flt, limit + offset, threshold,
+                    exact=bool(sp and sp.exact), ef=(sp and sp.hnsw_ef) or 0,
+                    indexed_only=bool(sp and sp.indexed_only)):
                 hits.append((score, shard_id, seg, off))
         sign = -1.0 if dist.higher_is_better(distance) else 1.0
         hits.sort(key=lambda h: (sign * h[0], point_id_sort_key(h[2].ids[h[3]])))
@@ -455,9 +502,9 @@ class Collection:
     def info(self) -> dict[str, Any]:
         points = self.points_count()
         return {
-            "status": "green",
+            "status": self.status(),
             "optimizer_status": "ok",
-            "indexed_vectors_count": 0,
+            "indexed_vectors_count": sum(s.indexed_vectors() for s in self.shards.values()),
             "points_count": points,
             "segments_count": sum(len(s.segments) for s in self.shards.values()),
             "config": self.config,

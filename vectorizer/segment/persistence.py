@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from vectorizer.index.hnsw import HnswIndex
 from vectorizer.index.payload.field_indexes import PayloadFieldIndexes
 from vectorizer.segment.segment import Segment
 from vectorizer.segment.vector_storage import storage_from_meta, storage_meta
@@ -43,6 +44,8 @@ def save_segment(segment: Segment, directory: Path) -> None:
         "format": FORMAT_VERSION,
         "ids": segment.ids,
         "vectors": [{"name": name, **storage_meta(segment.vectors[name])} for name in names],
+        "sealed": segment.sealed,
+        "ann": {name: idx.distance for name, idx in segment.ann.items()},
     }
     (directory / "meta.json").write_bytes(orjson.dumps(meta))
     np.save(directory / "alive.npy", segment.alive[:n], allow_pickle=False)
@@ -52,6 +55,8 @@ def save_segment(segment: Segment, directory: Path) -> None:
         vec_dir = directory / "vectors" / str(i)
         vec_dir.mkdir(parents=True)
         segment.vectors[name].save(vec_dir, n)
+        if name in segment.ann:
+            segment.ann[name].save(vec_dir)
     index_dir = directory / "indexes"
     index_dir.mkdir()
     segment.indexes.save(index_dir)
@@ -78,6 +83,12 @@ def load_segment(directory: Path) -> Segment:
             storage.data = storage.data.copy()  # type: ignore[union-attr]
             storage.present = storage.present.copy()  # type: ignore[union-attr]
         segment.vectors[vmeta["name"]] = storage
+        distance = meta.get("ann", {}).get(vmeta["name"])
+        if distance is not None:
+            ann = HnswIndex.load(directory / "vectors" / str(i), distance)
+            if ann is not None:
+                segment.ann[vmeta["name"]] = ann
+    segment.sealed = bool(meta.get("sealed", False))
     segment.indexes = PayloadFieldIndexes.load(directory / "indexes")
     segment.dirty = False
     return segment

@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from vectorizer.collection.operations import PointsBatch
+from vectorizer.collection.operations import DenseColumn, PointsBatch
 from vectorizer.common import json_path
 from vectorizer.common.point_id import PointId
+from vectorizer.index.hnsw import HnswIndex
 from vectorizer.index.payload.base import FieldIndex
 from vectorizer.index.payload.field_indexes import PayloadFieldIndexes
 from vectorizer.segment.vector_storage import (
@@ -59,6 +60,9 @@ class Segment:
         self.vectors: dict[str, VectorStorage] = {n: s.new_storage() for n, s in specs.items()}
         self.indexes = PayloadFieldIndexes()
         self.dirty = True
+        # A sealed segment takes no new points; the optimizer gives it HNSW graphs.
+        self.sealed = False
+        self.ann: dict[str, HnswIndex] = {}
         self._num_ids = np.zeros(0, dtype=np.uint64)  # integer id per offset (0 for UUIDs)
         self._uuid_ids = np.zeros(0, dtype=bool)  # offset holds a UUID id
         self._uuid_hi = np.zeros(0, dtype=np.uint64)  # UUID as two 64-bit halves (0 for ints)
@@ -104,6 +108,7 @@ class Segment:
             self.dirty = True
 
     def drop_vector_storage(self, name: str) -> None:
+        self.ann.pop(name, None)
         if self.vectors.pop(name, None) is not None:
             self.dirty = True
 
@@ -241,6 +246,33 @@ class Segment:
     def drop_field_index(self, key: str) -> None:
         self.indexes.drop(key)
         self.dirty = True
+
+    def vector_bytes(self) -> int:
+        """Bytes of dense vectors held (as Qdrant counts for `indexing_threshold`)."""
+        total = 0
+        for storage in self.vectors.values():
+            if isinstance(storage, DenseVectorStorage):
+                total += int(storage.present_mask(self.num_offsets).sum()) * storage.dim * 4
+        return total
+
+    def copy_batch(self, offsets: list[int]) -> PointsBatch:
+        """The points at `offsets` (vectors and payloads) as a batch another segment can take."""
+        pos = np.arange(len(offsets), dtype=np.int64)
+        offs = np.asarray(offsets, dtype=np.int64)
+        batch = PointsBatch(ids=[self.ids[o] for o in offsets],
+                            payloads=[copy.deepcopy(self.payloads[o]) for o in offsets])
+        for name, storage in self.vectors.items():
+            if isinstance(storage, DenseVectorStorage):
+                has = storage.present_mask(self.num_offsets)[offs]
+                batch.dense[name] = DenseColumn(
+                    rows=pos[has], data=storage.data[offs[has]].astype(np.float32))
+            elif isinstance(storage, SparseVectorStorage):
+                batch.sparse[name] = {i: storage.vectors[o] for i, o in enumerate(offsets)
+                                      if o in storage.vectors}
+            elif isinstance(storage, MultiVectorStorage):
+                batch.multi[name] = {i: v for i, o in enumerate(offsets)
+                                     if (v := storage.raw(o)) is not None}
+        return batch
 
     # ------------------------------------------------------------ reads
 

@@ -164,6 +164,11 @@ class MultiVectorStorage:
         vec = self.vectors.get(offset)
         return None if vec is None else vec.astype(np.float32).tolist()
 
+    def raw(self, offset: int) -> np.ndarray | None:
+        """The stored matrix as float32 (for copying a point to another segment)."""
+        vec = self.vectors.get(offset)
+        return None if vec is None else vec.astype(np.float32)
+
     def has(self, offset: int) -> bool:
         return offset in self.vectors
 

@@ -27,6 +27,7 @@ from vectorizer.common.errors import VectorizerError, point_not_found
 from vectorizer.common.point_id import PointId, point_id_sort_key
 from vectorizer.filter.compiler import facet_counts, filter_mask
 from vectorizer.index import distance as dist
+from vectorizer.index.hnsw import HnswIndex
 from vectorizer.segment.persistence import load_segment, save_segment
 from vectorizer.segment.segment import Segment, VectorSpec
 from vectorizer.shard.wal import WriteAheadLog, fsync_dir
@@ -71,6 +72,9 @@ class LocalShard:
         self.segment_dirs: list[str] = []
         self.segments: list[Segment] = []
         self.flushed_op = 0
+        # Set by the collection: indexing_threshold_kb and per-vector HNSW params/distance.
+        self.index_config: dict[str, Any] = {}
+        self.optimizing = False
         self._load_state()
         self.wal = WriteAheadLog(path / "wal", wal_capacity_mb * 1024 * 1024)
         self.wal.set_floor(self.flushed_op)
@@ -90,8 +94,8 @@ class LocalShard:
         for child in (self.path / "segments").iterdir():
             if child.name not in live:
                 shutil.rmtree(child, ignore_errors=True)  # leftovers of an interrupted flush
-        if not self.segments:
-            self.segments = [Segment(self.specs)]
+        if not self.segments or self.segments[-1].sealed:
+            self.segments.append(Segment(self.specs))
         for seg in self.segments:
             for name, spec in self.specs.items():
                 seg.add_vector_storage(name, spec)
@@ -172,14 +176,14 @@ class LocalShard:
                 if flt is not None or mode != "upsert":
                     batch = self._conditional(batch, flt, insert_new=mode != "update_only",
                                               update_existing=mode != "insert_only")
-                self._move_to_appendable(batch.ids)
+                self._move_to_appendable(op_num, batch.ids, copy=False)
                 seg.upsert(op_num, batch)
             case ops.UpdateVectors(points=batch, update_filter=flt):
                 if flt is not None:
                     batch = self._conditional(batch, flt, insert_new=False)
                 batch = batch.subset([i for i, p in enumerate(batch.ids)
                                       if self._locate(p) is not None])
-                self._move_to_appendable(batch.ids)
+                self._move_to_appendable(op_num, batch.ids, copy=True)
                 seg.update_vectors(op_num, batch)
             case ops.DeletePoints(selection=sel):
                 for s, offsets in self._select(sel):
@@ -230,12 +234,87 @@ class LocalShard:
                 keep.append(pos)
         return batch.subset(keep)
 
-    def _move_to_appendable(self, ids: list[PointId]) -> None:
-        """Copy-on-write: points living in non-appendable segments move to the appendable one."""
+    def _move_to_appendable(self, op_num: int, ids: list[PointId], copy: bool) -> None:
+        """Copy-on-write: points of `ids` living in sealed segments move to the appendable one.
+
+        With `copy` their current vectors and payload come along (a partial update
+        follows); without it they are only removed there (a full upsert follows).
+        """
         if len(self.segments) == 1:
             return
-        # Sealed segments arrive with the optimizer; until then there is one segment.
-        raise NotImplementedError("multi-segment shards are not implemented yet")
+        target = self.appendable
+        for seg in self.segments[:-1]:
+            offsets = seg.live_offsets(ids)
+            if not offsets:
+                continue
+            if copy:
+                target.upsert(op_num, seg.copy_batch(offsets))
+            seg.delete(op_num, offsets)
+
+    # ------------------------------------------------------------ optimizer
+
+    def pending_optimizations(self) -> int:
+        """How many optimizations this shard is waiting for (seals and index builds)."""
+        with self.lock:
+            count = len(self._unindexed())
+            threshold = self.index_config.get("indexing_threshold_kb") or 0
+            if threshold and self.appendable.vector_bytes() >= threshold * 1024:
+                count += 1
+            return count
+
+    def _unindexed(self) -> list[tuple[Segment, str]]:
+        out = []
+        for seg in self.segments:
+            if not seg.sealed:
+                continue
+            for name, params in self.index_config.get("vectors", {}).items():
+                if params.get("m", 16) > 0 and name not in seg.ann and name in seg.vectors \
+                        and hasattr(seg.vectors[name], "data"):
+                    out.append((seg, name))
+        return out
+
+    def optimize(self) -> bool:
+        """One optimizer step: seal a full appendable segment, or index a sealed one.
+
+        The HNSW build runs without the shard lock (faiss releases the GIL), over
+        vectors that no longer change: sealed segments take no writes to vectors,
+        updates move points out copy-on-write.  Searches meanwhile score the
+        sealed segment exactly.  Returns True if it did something.
+        """
+        with self.lock:
+            threshold = self.index_config.get("indexing_threshold_kb") or 0
+            appendable = self.appendable
+            if threshold and appendable.points_count and \
+                    appendable.vector_bytes() >= threshold * 1024:
+                appendable.sealed = True
+                appendable.dirty = True
+                self.segments.append(Segment(self.specs))
+            todo = self._unindexed()
+            if not todo:
+                return False
+            seg, name = todo[0]
+            params = self.index_config["vectors"][name]
+            data = seg.vectors[name].data[: seg.num_offsets]
+            self.optimizing = True
+        try:
+            started = time.perf_counter()
+            ann = HnswIndex.build(data, params["distance"], params.get("m", 16),
+                                  params.get("ef_construct", 100),
+                                  params.get("max_indexing_threads", 0))
+            with self.lock:
+                if seg in self.segments:
+                    seg.ann[name] = ann
+                    seg.dirty = True
+            log.info("shard %s: built HNSW for `%s` over %d vectors in %.2fs", self.path, name,
+                     ann.size, time.perf_counter() - started)
+        finally:
+            self.optimizing = False
+        return True
+
+    def indexed_vectors(self) -> int:
+        with self.lock:
+            return sum(int(seg.vectors[name].present_mask(seg.num_offsets).sum())
+                       for seg in self.segments for name in seg.ann)
 
     # ------------------------------------------------------------ schema changes
 
@@ -319,11 +398,17 @@ class LocalShard:
 
     def search_dense(self, name: str, query: np.ndarray, distance: str,
                      flt: models.Filter | None, limit: int, threshold: float | None,
+                     exact: bool = False, ef: int = 0, indexed_only: bool = False,
                      ) -> list[tuple[float, Segment, int]]:
-        """Exact top-`limit` (score, segment, offset) for a prepared dense query, best first.
+        """Top-`limit` (score, segment, offset) per segment for a prepared dense query.
 
-        Scores every matching point of every segment in one vectorised pass per segment.
+        The planner works as Qdrant's: a segment with an HNSW graph is searched
+        through it with the filter as an allow-list, unless the filtered candidates
+        are few enough (`full_scan_threshold`, in KB of vectors) to score exactly.
+        Other segments are scored exactly in one vectorised pass.
         """
+        ef = ef or int(self.index_config.get("vectors", {}).get(name, {}).get(
+            "ef_construct", 100))
         found: list[tuple[float, Segment, int]] = []
         with self.lock:
             for seg in self.segments:
@@ -332,6 +417,16 @@ class LocalShard:
                     continue
                 mask = filter_mask(seg, flt)
                 mask &= storage.present_mask(seg.num_offsets)
+                ann = None if exact else seg.ann.get(name)
+                if ann is not None and not self._full_scan_cheaper(name, int(mask.sum()),
+                                                                   storage.dim):
+                    offs, values = ann.search(query, limit, mask, ef)
+                    keep = dist.passes_threshold(values, threshold, distance)
+                    found.extend((float(v), seg, int(o))
+                                 for o, v in zip(offs[keep], values[keep], strict=True))
+                    continue
+                if indexed_only and seg.sealed:
+                    continue
                 offs = np.flatnonzero(mask)
                 if not len(offs):
                     continue
@@ -341,6 +436,11 @@ class LocalShard:
                 best = dist.top_k(values, limit, distance)
                 found.extend((float(values[i]), seg, int(offs[i])) for i in best)
         return found
+
+    def _full_scan_cheaper(self, name: str, candidates: int, dim: int) -> bool:
+        params = self.index_config.get("vectors", {}).get(name, {})
+        threshold_kb = params.get("full_scan_threshold", 10_000)
+        return candidates * dim * 4 < threshold_kb * 1024
 
     def count(self, flt: models.Filter | None) -> int:
         with self.lock:

@@ -195,6 +195,18 @@ class TableOfContents:
             except Exception:  # a failing flush must not stop the others
                 log.exception("flush of collection %s failed", col.name)
 
+    def optimize_all(self) -> bool:
+        """One optimizer step over every collection; True if any work was done."""
+        with self.lock:
+            cols = list(self.collections.values())
+        did = False
+        for col in cols:
+            try:
+                did = col.optimize() or did
+            except Exception:  # one failing optimization must not stop the others
+                log.exception("optimization of collection %s failed", col.name)
+        return did
+
     def close(self) -> None:
         with self.lock:
             for col in self.collections.values():

@@ -77,7 +77,7 @@ def run_search(col: Collection, raw: dict[str, Any], request: SearchRequest,
         raise FormatError(f"Format error in JSON body: {exc}") from None
     return col.search(name, query, request.filter, request.limit, request.offset or 0,
                       request.score_threshold, with_payload, with_vectors,
-                      raw.get("shard_key"))
+                      raw.get("shard_key"), request.params)
 
 
 @endpoint

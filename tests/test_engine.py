@@ -1,0 +1,106 @@
+"""Segments and the optimizer: sealing, HNSW builds, copy-on-write updates, persisted indexes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+from qdrant_client import QdrantClient, models
+
+from tests.server_process import ServerProcess
+
+DIM = 16
+N = 3000
+
+
+def _wait_optimized(http: httpx.Client, name: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = http.get(f"/collections/{name}").json()["result"]
+        if info["status"] == "green" and info["indexed_vectors_count"] > 0:
+            return info
+        time.sleep(0.2)
+    raise AssertionError(f"collection never finished optimizing: {info}")
+
+
+def _search(http: httpx.Client, name: str, query: list[float], **extra) -> list[dict]:
+    body = {"vector": query, "limit": 10, **extra}
+    resp = http.post(f"/collections/{name}/points/search", json=body)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["result"]
+
+
+def test_optimizer_indexes_and_search_keeps_recall(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "storage").start()
+    try:
+        http = httpx.Client(base_url=server.url, timeout=60)
+        # 20 KB of 16-d float32 vectors = 320 points per sealed segment
+        http.put("/collections/e", json={
+            "vectors": {"size": DIM, "distance": "Euclid"},
+            "optimizers_config": {"indexing_threshold": 20},
+            "hnsw_config": {"m": 16, "ef_construct": 64, "full_scan_threshold": 1},
+        }).raise_for_status()
+        rng = np.random.default_rng(5)
+        vectors = rng.normal(size=(N, DIM)).astype(np.float32)
+        oracle = QdrantClient(":memory:")
+        oracle.create_collection("o", vectors_config=models.VectorParams(
+            size=DIM, distance=models.Distance.EUCLID))
+        for start in range(0, N, 500):
+            points = [{"id": i, "vector": vectors[i].tolist(), "payload": {"g": i % 100}}
+                      for i in range(start, start + 500)]
+            http.put("/collections/e/points", params={"wait": "true"},
+                     json={"points": points}).raise_for_status()
+            time.sleep(0.3)  # let the optimizer seal segments as data arrives
+        oracle.upload_points("o", [models.PointStruct(id=i, vector=vectors[i].tolist(),
+                                                      payload={"g": i % 100})
+                                   for i in range(N)])
+        info = _wait_optimized(http, "e")
+        assert info["segments_count"] >= 3
+        assert info["points_count"] == N
+        assert 0 < info["indexed_vectors_count"] <= N
+
+        hits_total, exact_equal = 0, 0
+        for q in range(20):
+            query = (vectors[q * 7] + 0.1).tolist()
+            want = [p.id for p in oracle.query_points("o", query=query, limit=10).points]
+            got = [h["id"] for h in _search(http, "e", query)]
+            hits_total += len(set(got) & set(want))
+            exact = [h["id"] for h in _search(http, "e", query, params={"exact": True})]
+            exact_equal += exact == want
+        assert hits_total / 200 >= 0.95  # HNSW recall@10
+        assert exact_equal == 20  # `exact` bypasses the graph
+
+        # 1% selectivity: the planner scores the few candidates exactly, recall stays 1.0
+        flt = {"must": [{"key": "g", "match": {"value": 42}}]}
+        query = vectors[3].tolist()
+        want = [p.id for p in oracle.query_points("o", query=query, limit=10, query_filter=(
+            models.Filter(must=[models.FieldCondition(key="g", match=models.MatchValue(
+                value=42))]))).points]
+        assert [h["id"] for h in _search(http, "e", query, filter=flt)] == want
+
+        # copy-on-write: points in sealed segments change as anywhere else
+        http.put("/collections/e/points/vectors", params={"wait": "true"}, json={
+            "points": [{"id": 1, "vector": [100.0] * DIM}]}).raise_for_status()
+        http.post("/collections/e/points/payload", params={"wait": "true"}, json={
+            "payload": {"moved": True}, "points": [1, 2]}).raise_for_status()
+        http.put("/collections/e/points", params={"wait": "true"}, json={
+            "points": [{"id": 2, "vector": [-100.0] * DIM, "payload": {"g": 7}}]})
+        top = _search(http, "e", [100.0] * DIM, with_payload=True)[0]
+        assert top["id"] == 1 and top["payload"] == {"g": 1, "moved": True}
+        top = _search(http, "e", [-100.0] * DIM, with_payload=True)[0]
+        assert top["id"] == 2 and top["payload"] == {"g": 7}
+        assert http.post("/collections/e/points/count", json={}).json()["result"]["count"] == N
+
+        # the graphs are persisted: right after a restart the collection is indexed
+        before = http.get("/collections/e").json()["result"]["indexed_vectors_count"]
+        server.restart(kill=False)
+        after = http.get("/collections/e").json()["result"]
+        assert after["indexed_vectors_count"] == before
+        assert _search(http, "e", [100.0] * DIM)[0]["id"] == 1
+        server.restart(kill=True)
+        assert _search(http, "e", [-100.0] * DIM)[0]["id"] == 2
+        assert http.post("/collections/e/points/count", json={}).json()["result"]["count"] == N
+    finally:
+        server.stop()
