@@ -128,7 +128,9 @@ def test_kill9_loses_no_acknowledged_write(tmp_path: Path) -> None:
                            env={"QDRANT__STORAGE__OPTIMIZERS__FLUSH_INTERVAL_SEC": "1"})
     server.start()
     httpx.put(f"{server.url}/collections/crash",
-              json={"vectors": {"size": DIM, "distance": "Euclid"}, "shard_number": SHARDS},
+              json={"vectors": {"size": DIM, "distance": "Euclid"}, "shard_number": SHARDS,
+                    # seal segments every ~320 points: the optimizer runs during the kills
+                    "optimizers_config": {"indexing_threshold": 10}},
               ).raise_for_status()
     ledger = Ledger()
     rng = random.Random(1234)
@@ -148,8 +150,11 @@ def test_kill9_loses_no_acknowledged_write(tmp_path: Path) -> None:
                 t.join(timeout=15)
             server.start()
             total_checked = _verify(server.url, ledger)
+            segments = httpx.get(f"{server.url}/collections/crash").json()["result"][
+                "segments_count"]
             with ledger.lock:
                 ledger.inflight_batches.clear()
     finally:
         server.stop()
     assert total_checked > ROUNDS * WRITERS  # the writers really wrote
+    assert segments > 2 * SHARDS  # segments were sealed (and indexed) along the way
