@@ -86,7 +86,7 @@ class Collection:
         opt = self.config.get("optimizer_config") or {}
         threshold = opt.get("indexing_threshold")
         return {"indexing_threshold_kb": 10_000 if threshold is None else threshold,
-                "vectors": vectors}
+                "vectors": vectors, "optimizers": opt}
 
     def refresh_index_config(self) -> None:
         config = self._index_config()

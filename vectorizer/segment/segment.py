@@ -63,6 +63,10 @@ class Segment:
         # A sealed segment takes no new points; the optimizer gives it HNSW graphs.
         self.sealed = False
         self.ann: dict[str, HnswIndex] = {}
+        # While an optimizer rebuilds this segment elsewhere it records which offsets
+        # changed in place (payload or vector removal) so the rebuild can catch up.
+        self.changed: set[int] | None = None
+        self.dir_name: str | None = None  # where the shard last flushed this segment
         self._num_ids = np.zeros(0, dtype=np.uint64)  # integer id per offset (0 for UUIDs)
         self._uuid_ids = np.zeros(0, dtype=bool)  # offset holds a UUID id
         self._uuid_hi = np.zeros(0, dtype=np.uint64)  # UUID as two 64-bit halves (0 for ints)
@@ -178,6 +182,8 @@ class Segment:
                 multi.set(int(offsets[row]), matrix)
 
     def _set_payload(self, offset: int, payload: dict[str, Any] | None) -> None:
+        if self.changed is not None:
+            self.changed.add(offset)
         self.payloads[offset] = payload
         self.indexes.on_payload_set(offset, payload or {})
 
@@ -225,6 +231,8 @@ class Segment:
         self.dirty = True
 
     def delete_vectors(self, offsets: list[int], names: list[str]) -> None:
+        if self.changed is not None:
+            self.changed.update(offsets)
         for name in names:
             storage = self.vectors.get(name)
             if storage is not None:
@@ -259,8 +267,10 @@ class Segment:
         """The points at `offsets` (vectors and payloads) as a batch another segment can take."""
         pos = np.arange(len(offsets), dtype=np.int64)
         offs = np.asarray(offsets, dtype=np.int64)
+        # Stored payload dicts are never mutated in place (updates replace them), so
+        # the copy can share them.
         batch = PointsBatch(ids=[self.ids[o] for o in offsets],
-                            payloads=[copy.deepcopy(self.payloads[o]) for o in offsets])
+                            payloads=[self.payloads[o] for o in offsets])
         for name, storage in self.vectors.items():
             if isinstance(storage, DenseVectorStorage):
                 has = storage.present_mask(self.num_offsets)[offs]

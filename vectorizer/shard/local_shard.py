@@ -7,8 +7,10 @@ callers then block in `WriteAheadLog.sync_until`, which group-commits fsyncs.
 
 from __future__ import annotations
 
+import copy
 import heapq
 import logging
+import os
 import shutil
 import threading
 import time
@@ -90,6 +92,8 @@ class LocalShard:
             self.flushed_op = state["op_num"]
             self.segment_dirs = state["segments"]
             self.segments = [load_segment(self.path / "segments" / d) for d in self.segment_dirs]
+            for seg, dir_name in zip(self.segments, self.segment_dirs, strict=True):
+                seg.dir_name = dir_name
         live = set(self.segment_dirs)
         for child in (self.path / "segments").iterdir():
             if child.name not in live:
@@ -260,6 +264,8 @@ class LocalShard:
             threshold = self.index_config.get("indexing_threshold_kb") or 0
             if threshold and self.appendable.vector_bytes() >= threshold * 1024:
                 count += 1
+            if not count and self._merge_candidates():
+                count += 1
             return count
 
     def _unindexed(self) -> list[tuple[Segment, str]]:
@@ -291,7 +297,10 @@ class LocalShard:
                 self.segments.append(Segment(self.specs))
             todo = self._unindexed()
             if not todo:
-                return False
+                sources = self._merge_candidates()
+                if not sources:
+                    return False
+                return self._rebuild(sources)
             seg, name = todo[0]
             params = self.index_config["vectors"][name]
             data = seg.vectors[name].data[: seg.num_offsets]
@@ -310,6 +319,117 @@ class LocalShard:
         finally:
             self.optimizing = False
         return True
+
+    def _merge_candidates(self) -> list[Segment]:
+        """Sealed segments to rebuild as one (call under `lock`).
+
+        Qdrant's two policies: merge the smallest segments while there are more than
+        `default_segment_number` (0 = one per CPU), and vacuum a segment whose deleted
+        share passes `deleted_threshold` once it has `vacuum_min_vector_number` points.
+        """
+        opt = self.index_config.get("optimizers", {})
+        sealed = [seg for seg in self.segments[:-1] if seg.sealed]
+        for seg in sealed:
+            deleted = seg.num_offsets - seg.points_count
+            if seg.num_offsets >= opt.get("vacuum_min_vector_number", 1000) and \
+                    deleted > opt.get("deleted_threshold", 0.2) * seg.num_offsets:
+                return [seg]
+        target = opt.get("default_segment_number") or os.cpu_count() or 1
+        if len(sealed) <= target:
+            return []
+        max_kb = opt.get("max_segment_size") or 0
+        chosen: list[Segment] = []
+        total = 0
+        for seg in sorted(sealed, key=lambda x: x.points_count):
+            size = seg.vector_bytes()
+            if chosen and max_kb and total + size > max_kb * 1024:
+                break
+            chosen.append(seg)
+            total += size
+            if len(sealed) - len(chosen) + 1 <= target:
+                break
+        return chosen if len(chosen) >= 2 else []
+
+    def _rebuild(self, sources: list[Segment]) -> bool:
+        """Merge (or vacuum) `sources` into one new indexed segment, off the lock.
+
+        Called with `lock` held; releases it while copying data into the new segment
+        and building its graphs, then swaps it in under the lock after replaying
+        what changed meanwhile: points deleted or moved out of a source are deleted
+        from the new segment, payloads and vector removals made in place are copied
+        again, payload indexes created or dropped meanwhile are mirrored.
+        """
+        snapshot = []
+        for src in sources:
+            offs = np.flatnonzero(src.alive_mask()).tolist()
+            snapshot.append((src, offs, src.copy_batch(offs), src.versions[offs].copy(),
+                             dict(src.indexes.schema())))
+            src.changed = set()
+        self.optimizing = True
+        self.lock.release()
+        try:
+            merged = Segment(self.specs)
+            for key, (params, _count) in snapshot[0][4].items():
+                merged.create_field_index(key, params)
+            for _src, _offs, batch, versions, _schema in snapshot:
+                merged.upsert(0, batch)
+                merged.versions[[merged.id_to_offset[p] for p in batch.ids]] = versions
+            merged.sealed = True
+            for name, params in self.index_config.get("vectors", {}).items():
+                storage = merged.vectors.get(name)
+                if params.get("m", 16) > 0 and storage is not None and hasattr(storage, "data"):
+                    merged.ann[name] = HnswIndex.build(
+                        storage.data[: merged.num_offsets], params["distance"],
+                        params.get("m", 16), params.get("ef_construct", 100),
+                        params.get("max_indexing_threads", 0))
+        except BaseException:
+            self.lock.acquire()
+            for src in sources:
+                src.changed = None
+            self.optimizing = False
+            raise
+        self.lock.acquire()
+        try:
+            if any(src not in self.segments for src in sources):
+                return True  # the shard changed shape meanwhile (e.g. vector dropped)
+            self._catch_up(merged, snapshot)
+            first = min(self.segments.index(src) for src in sources)
+            rest = [seg for seg in self.segments if all(seg is not src for src in sources)]
+            rest.insert(min(first, len(rest) - 1), merged)
+            self.segments = rest
+            merged.dirty = True
+            log.info("shard %s: rebuilt %d segment(s) into one of %d points", self.path,
+                     len(sources), merged.points_count)
+        finally:
+            for src in sources:
+                src.changed = None
+            self.optimizing = False
+        return True
+
+    def _catch_up(self, merged: Segment, snapshot: list) -> None:
+        """Apply to `merged` what happened to its sources during the rebuild."""
+        for src, offs, batch, _versions, _schema in snapshot:
+            changed = src.changed or set()
+            gone = []
+            for pid, off in zip(batch.ids, offs, strict=True):
+                m_off = merged.id_to_offset[pid]
+                if not src.alive[off]:
+                    gone.append(m_off)
+                elif off in changed:
+                    merged._set_payload(m_off, copy.deepcopy(src.payloads[off]))
+                    for name, storage in src.vectors.items():
+                        if not storage.has(off) and name in merged.vectors:
+                            merged.vectors[name].delete(m_off)
+            merged.delete(0, gone)
+        current = self.segments[-1].indexes.schema()
+        for key, (params, _count) in current.items():
+            if merged.indexes.get(key) is None:
+                merged.create_field_index(key, params)
+        for key in list(merged.indexes.keys()):
+            if key not in current:
+                merged.drop_field_index(key)
+        for name, spec in self.specs.items():
+            merged.add_vector_storage(name, spec)
 
     def indexed_vectors(self) -> int:
         with self.lock:
@@ -339,10 +459,9 @@ class LocalShard:
                 return
             started = time.perf_counter()
             new_dirs = []
-            old_dirs = self.segment_dirs + [None] * len(self.segments)
-            for seg, old in zip(self.segments, old_dirs, strict=False):
-                if not seg.dirty and old is not None:
-                    new_dirs.append(old)
+            for seg in self.segments:
+                if not seg.dirty and seg.dir_name is not None:
+                    new_dirs.append(seg.dir_name)
                     continue
                 name = uuid.uuid4().hex
                 tmp = self.path / "segments" / f"{name}.tmp"
@@ -353,11 +472,14 @@ class LocalShard:
             op_num = self.applied_op
             _write_atomic(self.path / STATE_FILE,
                           orjson.dumps({"op_num": op_num, "segments": new_dirs}))
-            for old in set(self.segment_dirs) - set(new_dirs):
-                shutil.rmtree(self.path / "segments" / old, ignore_errors=True)
+            live = set(new_dirs)
+            for child in (self.path / "segments").iterdir():
+                if child.name not in live:  # replaced, merged away, or an old copy
+                    shutil.rmtree(child, ignore_errors=True)
             self.segment_dirs = new_dirs
-            for seg in self.segments:
+            for seg, dir_name in zip(self.segments, new_dirs, strict=True):
                 seg.dirty = False
+                seg.dir_name = dir_name
             self.flushed_op = op_num
             self.wal.truncate_until(op_num)
             log.debug("shard %s flushed up to op %d in %.3fs", self.path, op_num,
