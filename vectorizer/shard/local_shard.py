@@ -430,6 +430,9 @@ class LocalShard:
                 merged.drop_field_index(key)
         for name, spec in self.specs.items():
             merged.add_vector_storage(name, spec)
+        for name in list(merged.vectors):
+            if name not in self.specs:  # dropped from the collection meanwhile
+                merged.drop_vector_storage(name)
 
     def indexed_vectors(self) -> int:
         with self.lock:
