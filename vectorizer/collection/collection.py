@@ -18,6 +18,7 @@ from qdrant_client.http import models
 from vectorizer.collection import config as cfg
 from vectorizer.collection import operations as ops
 from vectorizer.collection.payload_selector import PayloadFn
+from vectorizer.collection.recommend import strategy_scorer
 from vectorizer.collection.routing import shard_for
 from vectorizer.common.errors import BadInput, BadRequest, NotFound
 from vectorizer.common.point_id import PointId, point_id_sort_key
@@ -353,12 +354,7 @@ class Collection:
         Sealed segments are searched through their HNSW graphs (unless `exact`, or
         the filter leaves few candidates); the appendable segment exactly.
         """
-        params = cfg.named_dense_params(self.config).get(vector_name)
-        if params is None or params.get("multivector_config"):
-            if vector_name in cfg.sparse_params(self.config) or params is not None:
-                raise BadInput(f"Vector `{vector_name}` is not a dense vector; search over "
-                               "sparse and multi-vectors arrives with the Query API")
-            raise BadInput(f"Not existing vector name error: {vector_name}")
+        params = self.dense_params(vector_name)
         if len(query) != params["size"]:
             raise BadInput(f"Vector dimension error: expected dim: {params['size']}, "
                            f"got {len(query)}")
@@ -374,7 +370,14 @@ class Collection:
                     exact=bool(sp and sp.exact), ef=(sp and sp.hnsw_ef) or 0,
                     indexed_only=bool(sp and sp.indexed_only)):
                 hits.append((score, shard_id, seg, off))
-        sign = -1.0 if dist.higher_is_better(distance) else 1.0
+        return self._scored_page(hits, dist.higher_is_better(distance), offset, limit,
+                                 with_payload, with_vectors)
+
+    def _scored_page(self, hits: list[tuple[float, int, Any, int]], higher_better: bool,
+                     offset: int, limit: int, with_payload: PayloadFn | None,
+                     with_vectors: bool | list[str]) -> list[dict[str, Any]]:
+        """Order (score, shard, segment, offset) hits across shards and build the wire page."""
+        sign = -1.0 if higher_better else 1.0
         hits.sort(key=lambda h: (sign * h[0], point_id_sort_key(h[2].ids[h[3]])))
         out = []
         for score, shard_id, seg, off in hits[offset:offset + limit]:
@@ -386,6 +389,47 @@ class Collection:
             wire["score"] = score
             out.append(wire)
         return out
+
+    def dense_params(self, vector_name: str) -> dict[str, Any]:
+        """The params of a dense, single-vector `vector_name`, or Qdrant's error."""
+        params = cfg.named_dense_params(self.config).get(vector_name)
+        if params is None or params.get("multivector_config"):
+            if vector_name in cfg.sparse_params(self.config) or params is not None:
+                raise BadInput(f"Vector `{vector_name}` is not a dense vector; sparse and "
+                               "multi-vectors arrive with the Query API")
+            raise BadInput(f"Not existing vector name error: {vector_name}")
+        return params
+
+    def example_vectors(self, vector_name: str, ids: list[PointId]) -> dict[PointId, list]:
+        """The stored `vector_name` vectors of `ids` (recommendation examples)."""
+        self.dense_params(vector_name)
+        found = {}
+        for rec in self.retrieve(ids, None, [vector_name]):
+            vec = rec["vector"]
+            value = vec.get(vector_name) if isinstance(vec, dict) else vec
+            if value is not None:
+                found[rec["id"]] = value
+        for pid in ids:
+            if pid not in found:
+                raise NotFound(f"No point with id {pid} found")
+        return found
+
+    def recommend_exact(self, vector_name: str, strategy: str, positive: list[np.ndarray],
+                        negative: list[np.ndarray], flt: models.Filter | None, limit: int,
+                        offset: int, threshold: float | None, with_payload: PayloadFn | None,
+                        with_vectors: bool | list[str], shard_key: Any = None,
+                        ) -> list[dict[str, Any]]:
+        """`best_score` / `sum_scores`: every candidate scored against every example."""
+        distance = self.dense_params(vector_name)["distance"]
+        if isinstance(with_vectors, list):
+            self._check_vector_names(with_vectors)
+        scorer = strategy_scorer(strategy, positive, negative, distance)
+        hits: list[tuple[float, int, Any, int]] = []
+        for shard_id in self.read_shards(shard_key):
+            for score, seg, off in self.shards[shard_id].score_exact(
+                    vector_name, scorer, flt, limit + offset, threshold):
+                hits.append((score, shard_id, seg, off))
+        return self._scored_page(hits, True, offset, limit, with_payload, with_vectors)
 
     def count(self, flt: models.Filter | None, shard_key: Any = None) -> int:
         return sum(self.shards[s].count(flt) for s in self.read_shards(shard_key))

@@ -562,6 +562,34 @@ class LocalShard:
                 found.extend((float(values[i]), seg, int(offs[i])) for i in best)
         return found
 
+    def score_exact(self, name: str, scorer: Callable[[np.ndarray], np.ndarray],
+                    flt: models.Filter | None, limit: int, threshold: float | None,
+                    ) -> list[tuple[float, Segment, int]]:
+        """Top-`limit` points by a custom score over their `name` vectors (bigger is better).
+
+        `scorer` maps a float32 block of vectors to their scores; used for the
+        recommendation strategies that score against several examples.
+        """
+        found: list[tuple[float, Segment, int]] = []
+        with self.lock:
+            for seg in self.segments:
+                storage = seg.vectors.get(name)
+                if storage is None or not hasattr(storage, "data"):
+                    continue
+                mask = filter_mask(seg, flt) & storage.present_mask(seg.num_offsets)
+                offs = np.flatnonzero(mask)
+                if not len(offs):
+                    continue
+                values = np.concatenate([
+                    scorer(storage.data[offs[i:i + 65_536]].astype(np.float32, copy=False))
+                    for i in range(0, len(offs), 65_536)]).astype(np.float32)
+                if threshold is not None:
+                    keep = values >= threshold
+                    offs, values = offs[keep], values[keep]
+                best = dist.top_k(values, limit, dist.DOT)
+                found.extend((float(values[i]), seg, int(offs[i])) for i in best)
+        return found
+
     def _full_scan_cheaper(self, name: str, candidates: int, dim: int) -> bool:
         params = self.index_config.get("vectors", {}).get(name, {})
         threshold_kb = params.get("full_scan_threshold", 10_000)

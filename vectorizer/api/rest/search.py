@@ -18,6 +18,7 @@ from vectorizer.api.rest.points import collection_of
 from vectorizer.collection.collection import Collection
 from vectorizer.collection.config import DEFAULT_VECTOR
 from vectorizer.collection.payload_selector import payload_selector, vector_selector
+from vectorizer.collection.recommend import recommend
 from vectorizer.common.errors import BadInput, FormatError
 
 
@@ -58,6 +59,59 @@ class SearchRequestBatch(BaseModel):
     searches: list[SearchRequest]
 
 
+class LookupLocation(BaseModel):
+    """Where recommendation examples given as ids are looked up (1.18 spec)."""
+
+    collection: str
+    vector: str | None = None
+    shard_key: models.ShardKeySelector | None = None
+
+
+class RecommendRequest(BaseModel):
+    """The legacy `RecommendRequest` of the 1.18 spec."""
+
+    model_config = ConfigDict(extra="forbid")
+    shard_key: models.ShardKeySelector | None = None
+    positive: list[models.ExtendedPointId | list[float]] = Field(default_factory=list)
+    negative: list[models.ExtendedPointId | list[float]] = Field(default_factory=list)
+    strategy: models.RecommendStrategy | None = None
+    filter: models.Filter | None = None
+    params: models.SearchParams | None = None
+    limit: int = Field(ge=1)
+    offset: int | None = Field(default=None, ge=0)
+    with_payload: models.WithPayloadInterface | None = None
+    with_vector: models.WithVector | None = None
+    score_threshold: float | None = None
+    using: str | None = None
+    lookup_from: LookupLocation | None = None
+
+
+class RecommendRequestBatch(BaseModel):
+    """`{"searches": [RecommendRequest, …]}` (1.18 spec)."""
+
+    searches: list[RecommendRequest]
+
+
+def run_recommend(toc: Any, col: Collection, raw: dict[str, Any], request: RecommendRequest,
+                  ) -> list[dict[str, Any]]:
+    with_payload, with_vectors = _selectors(raw)
+    lookup = toc.get(request.lookup_from.collection) if request.lookup_from else None
+    return recommend(
+        col, lookup, request.lookup_from.vector if request.lookup_from else None,
+        request.using or DEFAULT_VECTOR, request.positive, request.negative,
+        request.strategy.value if request.strategy else None, request.filter, request.limit,
+        request.offset or 0, request.score_threshold, with_payload, with_vectors,
+        raw.get("shard_key"), request.params)
+
+
+def _selectors(raw: dict[str, Any]) -> tuple[Any, Any]:
+    try:
+        return (payload_selector(raw.get("with_payload", False)),
+                vector_selector(raw.get("with_vector", raw.get("with_vectors", False))))
+    except ValueError as exc:
+        raise FormatError(f"Format error in JSON body: {exc}") from None
+
+
 def _named_query(vector: Any) -> tuple[str, list[float]]:
     if isinstance(vector, list):
         return DEFAULT_VECTOR, vector
@@ -70,11 +124,7 @@ def _named_query(vector: Any) -> tuple[str, list[float]]:
 def run_search(col: Collection, raw: dict[str, Any], request: SearchRequest,
                ) -> list[dict[str, Any]]:
     name, query = _named_query(request.vector)
-    try:
-        with_payload = payload_selector(raw.get("with_payload", False))
-        with_vectors = vector_selector(raw.get("with_vector", raw.get("with_vectors", False)))
-    except ValueError as exc:
-        raise FormatError(f"Format error in JSON body: {exc}") from None
+    with_payload, with_vectors = _selectors(raw)
     return col.search(name, query, request.filter, request.limit, request.offset or 0,
                       request.score_threshold, with_payload, with_vectors,
                       raw.get("shard_key"), request.params)
@@ -100,7 +150,31 @@ async def search_batch(request: Request) -> Any:
     return await run(all_searches)
 
 
+@endpoint
+async def recommend_points(request: Request) -> Any:
+    raw = await json_body(request)
+    model = parse_model(RecommendRequest, raw)
+    return await run(run_recommend, request.app.state.toc, collection_of(request), raw, model)
+
+
+@endpoint
+async def recommend_batch(request: Request) -> Any:
+    raw = await json_body(request)
+    model = parse_model(RecommendRequestBatch, raw)
+    col, toc = collection_of(request), request.app.state.toc
+
+    def all_requests() -> list[list[dict[str, Any]]]:
+        return [run_recommend(toc, col, raw_one, one)
+                for raw_one, one in zip(raw["searches"], model.searches, strict=True)]
+
+    return await run(all_requests)
+
+
 ROUTES = [
+    Route("/collections/{collection_name}/points/recommend", recommend_points,
+          methods=["POST"]),
+    Route("/collections/{collection_name}/points/recommend/batch", recommend_batch,
+          methods=["POST"]),
     Route("/collections/{collection_name}/points/search", search_points, methods=["POST"]),
     Route("/collections/{collection_name}/points/search/batch", search_batch,
           methods=["POST"]),

@@ -1,0 +1,82 @@
+"""`/points/recommend` and `/recommend/batch` for every strategy and distance, vs local mode."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from qdrant_client import QdrantClient, models
+
+from tests.openapi_check import checked_client
+
+DIM = 8
+N = 400
+DISTANCES = [models.Distance.COSINE, models.Distance.DOT, models.Distance.EUCLID,
+             models.Distance.MANHATTAN]
+STRATEGIES = [models.RecommendStrategy.AVERAGE_VECTOR, models.RecommendStrategy.BEST_SCORE,
+              models.RecommendStrategy.SUM_SCORES]
+
+
+@pytest.fixture(scope="module")
+def setup(client: QdrantClient) -> Iterator[tuple[QdrantClient, str, np.ndarray]]:
+    rng = np.random.default_rng(11)
+    vectors = rng.normal(size=(N, DIM)).astype(np.float32)
+    config = {d.value: models.VectorParams(size=DIM, distance=d) for d in DISTANCES}
+    points = [models.PointStruct(id=i, vector={d.value: vectors[i].tolist() for d in DISTANCES},
+                                 payload={"g": i % 4}) for i in range(N)]
+    oracle = QdrantClient(":memory:")
+    oracle.create_collection("o", vectors_config=config)
+    oracle.upsert("o", points)
+    name = f"rec_{uuid.uuid4().hex[:6]}"
+    client.create_collection(name, vectors_config=config, shard_number=2)
+    client.upsert(name, points)
+    yield oracle, name, vectors
+    oracle.close()
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES, ids=[s.value for s in STRATEGIES])
+@pytest.mark.parametrize("distance", DISTANCES, ids=[d.value for d in DISTANCES])
+def test_recommend_matches_local_mode(setup, server, distance, strategy) -> None:
+    oracle, name, vectors = setup
+    positive = [3, 17, (vectors[40] + 0.5).tolist()]
+    negative = [5, (vectors[9] * -1).tolist()]
+    flt = models.Filter(must_not=[models.FieldCondition(key="g", match=models.MatchValue(
+        value=2))])
+    want = oracle.query_points("o", query=models.RecommendQuery(recommend=models.RecommendInput(
+        positive=positive, negative=negative, strategy=strategy)), using=distance.value,
+        query_filter=flt, limit=8, offset=2).points
+    http = checked_client(server.url)
+    got = http.post(f"/collections/{name}/points/recommend", json={
+        "positive": positive, "negative": negative, "strategy": strategy.value,
+        "using": distance.value, "filter": flt.model_dump(exclude_none=True), "limit": 8,
+        "offset": 2}).json()["result"]
+    assert [h["id"] for h in got] == [p.id for p in want]
+    assert np.allclose([h["score"] for h in got], [p.score for p in want], rtol=1e-4,
+                       atol=1e-4)
+    assert not {3, 17, 5} & {h["id"] for h in got}
+
+
+def test_recommend_batch_lookup_and_errors(setup, server, client: QdrantClient) -> None:
+    oracle, name, vectors = setup
+    other = f"lookup_{uuid.uuid4().hex[:6]}"
+    client.create_collection(other, vectors_config={"Dot": models.VectorParams(
+        size=DIM, distance=models.Distance.DOT)})
+    client.upsert(other, [models.PointStruct(id=1, vector={"Dot": vectors[7].tolist()})])
+    http = checked_client(server.url)
+    got = http.post(f"/collections/{name}/points/recommend/batch", json={"searches": [
+        {"positive": [1], "using": "Dot", "limit": 3,
+         "lookup_from": {"collection": other, "vector": "Dot"}},
+        {"positive": [7], "using": "Dot", "limit": 3},
+    ]}).json()["result"]
+    # id 1 of the other collection holds vectors[7]: same query, but id 7 is not excluded
+    want = oracle.query_points("o", query=vectors[7].tolist(), using="Dot", limit=4).points
+    assert [h["id"] for h in got[0]] == [p.id for p in want[:3]]
+    assert [h["id"] for h in got[1]] == [p.id for p in want if p.id != 7][:3]
+    resp = http.post(f"/collections/{name}/points/recommend",
+                     json={"positive": [123456], "using": "Dot", "limit": 3})
+    assert resp.status_code == 404
+    resp = http.post(f"/collections/{name}/points/recommend",
+                     json={"negative": [1], "using": "Dot", "limit": 3})
+    assert resp.status_code == 400

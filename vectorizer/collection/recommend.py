@@ -1,0 +1,116 @@
+"""Qdrant's recommendation strategies turned into a query vector or a scoring function.
+
+`average_vector` searches with avg(positive) + (avg(positive) - avg(negative)).
+`best_score` and `sum_scores` score every candidate against each example with the
+collection's raw ("core") similarity: Euclid and Manhattan as negated distances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from qdrant_client.http import models
+
+from vectorizer.common.errors import BadInput
+from vectorizer.common.point_id import normalize_point_id
+from vectorizer.index import distance as dist
+
+if TYPE_CHECKING:
+    from vectorizer.collection.collection import Collection
+
+
+def average_query(positive: list[np.ndarray], negative: list[np.ndarray]) -> np.ndarray:
+    mean_pos = np.mean(np.stack(positive), axis=0)
+    if not negative:
+        return mean_pos
+    return mean_pos + mean_pos - np.mean(np.stack(negative), axis=0)
+
+
+def _core_scores(block: np.ndarray, example: np.ndarray, distance: str) -> np.ndarray:
+    if distance in (dist.COSINE, dist.DOT):
+        return block @ example
+    diff = block - example
+    if distance == dist.EUCLID:
+        return -np.einsum("ij,ij->i", diff, diff)
+    return -np.abs(diff).sum(axis=1)
+
+
+def _scaled_sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (x / (1.0 + np.abs(x)) + 1.0)
+
+
+def strategy_scorer(strategy: str, positive: list[np.ndarray], negative: list[np.ndarray],
+                    distance: str) -> Callable[[np.ndarray], np.ndarray]:
+    """A function scoring a block of stored vectors for `best_score` or `sum_scores`."""
+    pos = [dist.prepare_query(v, distance) for v in positive]
+    neg = [dist.prepare_query(v, distance) for v in negative]
+
+    def best(block: np.ndarray, examples: list[np.ndarray]) -> np.ndarray:
+        if not examples:
+            return np.full(len(block), -np.inf, dtype=np.float32)
+        return np.max([_core_scores(block, e, distance) for e in examples], axis=0)
+
+    def total(block: np.ndarray, examples: list[np.ndarray]) -> np.ndarray:
+        if not examples:
+            return np.zeros(len(block), dtype=np.float32)
+        return np.sum([_core_scores(block, e, distance) for e in examples], axis=0)
+
+    if strategy == "best_score":
+        def score(block: np.ndarray) -> np.ndarray:
+            p, n = best(block, pos), best(block, neg)
+            return np.where(p > n, _scaled_sigmoid(p), -_scaled_sigmoid(n))
+        return score
+
+    def score_sum(block: np.ndarray) -> np.ndarray:
+        return total(block, pos) - total(block, neg)
+    return score_sum
+
+
+def _split_examples(examples: list[Any]) -> tuple[list[Any], list[list[float]]]:
+    ids, vectors = [], []
+    for example in examples:
+        if isinstance(example, list):
+            vectors.append(example)
+        else:
+            ids.append(normalize_point_id(example))
+    return ids, vectors
+
+
+def recommend(col: Collection, lookup: Collection | None, lookup_vector: str | None,
+              using: str, positive: list[Any], negative: list[Any], strategy: str | None,
+              flt: models.Filter | None, limit: int, offset: int, threshold: float | None,
+              with_payload: Any, with_vectors: Any, shard_key: Any = None,
+              search_params: models.SearchParams | None = None) -> list[dict[str, Any]]:
+    """Qdrant's recommend: examples are point ids (looked up) or raw vectors.
+
+    Example points of the searched collection never appear in the results.
+    """
+    strategy = strategy or "average_vector"
+    if strategy == "average_vector" and not positive:
+        raise BadInput("Positive list is empty")
+    if not positive and not negative:
+        raise BadInput("No positive or negative examples given")
+    source = lookup or col
+    source_vector = lookup_vector or using
+    pos_ids, pos_vecs = _split_examples(positive)
+    neg_ids, neg_vecs = _split_examples(negative)
+    stored = source.example_vectors(source_vector, pos_ids + neg_ids)
+    size = col.dense_params(using)["size"]
+    pos = [np.asarray(v, dtype=np.float32) for v in [*(stored[i] for i in pos_ids), *pos_vecs]]
+    neg = [np.asarray(v, dtype=np.float32) for v in [*(stored[i] for i in neg_ids), *neg_vecs]]
+    for vec in pos + neg:
+        if len(vec) != size:
+            raise BadInput(f"Vector dimension error: expected dim: {size}, got {len(vec)}")
+    if lookup is None and (pos_ids or neg_ids):
+        exclude = models.HasIdCondition(has_id=pos_ids + neg_ids)
+        flt = models.Filter(must=[flt] if flt is not None else None, must_not=[exclude])
+    if strategy == "average_vector":
+        query = average_query(pos, neg)
+        return col.search(using, query.tolist(), flt, limit, offset, threshold, with_payload,
+                          with_vectors, shard_key, search_params)
+    if strategy not in ("best_score", "sum_scores"):
+        raise BadInput(f"Unknown recommend strategy `{strategy}`")
+    return col.recommend_exact(using, strategy, pos, neg, flt, limit, offset, threshold,
+                               with_payload, with_vectors, shard_key)
