@@ -80,3 +80,29 @@ def test_recommend_batch_lookup_and_errors(setup, server, client: QdrantClient) 
     resp = http.post(f"/collections/{name}/points/recommend",
                      json={"negative": [1], "using": "Dot", "limit": 3})
     assert resp.status_code == 400
+
+
+@pytest.mark.parametrize("with_target", [True, False], ids=["discover", "context"])
+@pytest.mark.parametrize("distance", DISTANCES, ids=[d.value for d in DISTANCES])
+def test_discover_matches_local_mode(setup, server, distance, with_target) -> None:
+    oracle, name, vectors = setup
+    pairs = [(11, 12), ((vectors[20] + 0.2).tolist(), 21), (30, (vectors[31] * 0.5).tolist())]
+    context = [models.ContextPair(positive=p, negative=n) for p, n in pairs]
+    if with_target:
+        query = models.DiscoverQuery(discover=models.DiscoverInput(target=4, context=context))
+    else:
+        query = models.ContextQuery(context=context)
+    want = oracle.query_points("o", query=query, using=distance.value, limit=10).points
+    body = {"context": [{"positive": p, "negative": n} for p, n in pairs],
+            "using": distance.value, "limit": 10}
+    if with_target:
+        body["target"] = 4
+    http = checked_client(server.url)
+    got = http.post(f"/collections/{name}/points/discover", json=body).json()["result"]
+    assert np.allclose([h["score"] for h in got], [p.score for p in want], rtol=1e-4,
+                       atol=1e-5)
+    if with_target:  # context-only scores tie a lot; ids are compared where scores differ
+        assert [h["id"] for h in got] == [p.id for p in want]
+    batch = http.post(f"/collections/{name}/points/discover/batch",
+                      json={"searches": [body, body]}).json()["result"]
+    assert [h["id"] for h in batch[1]] == [h["id"] for h in got]

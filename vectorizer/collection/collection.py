@@ -421,9 +421,17 @@ class Collection:
                         ) -> list[dict[str, Any]]:
         """`best_score` / `sum_scores`: every candidate scored against every example."""
         distance = self.dense_params(vector_name)["distance"]
+        scorer = strategy_scorer(strategy, positive, negative, distance)
+        return self.score_exact_page(vector_name, scorer, flt, limit, offset, threshold,
+                                     with_payload, with_vectors, shard_key)
+
+    def score_exact_page(self, vector_name: str, scorer: Any, flt: models.Filter | None,
+                         limit: int, offset: int, threshold: float | None,
+                         with_payload: PayloadFn | None, with_vectors: bool | list[str],
+                         shard_key: Any = None) -> list[dict[str, Any]]:
+        """A page of points ranked by `scorer` over their `vector_name` vectors."""
         if isinstance(with_vectors, list):
             self._check_vector_names(with_vectors)
-        scorer = strategy_scorer(strategy, positive, negative, distance)
         hits: list[tuple[float, int, Any, int]] = []
         for shard_id in self.read_shards(shard_key):
             for score, seg, off in self.shards[shard_id].score_exact(

@@ -1,4 +1,4 @@
-"""Qdrant's recommendation strategies turned into a query vector or a scoring function.
+"""Qdrant's recommendation and discovery queries as a query vector or a scoring function.
 
 `average_vector` searches with avg(positive) + (avg(positive) - avg(negative)).
 `best_score` and `sum_scores` score every candidate against each example with the
@@ -39,6 +39,37 @@ def _core_scores(block: np.ndarray, example: np.ndarray, distance: str) -> np.nd
 
 def _scaled_sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (x / (1.0 + np.abs(x)) + 1.0)
+
+
+_F32_EPSILON = np.float32(1.1920929e-7)
+
+
+def discovery_scorer(target: np.ndarray | None, pairs: list[tuple[np.ndarray, np.ndarray]],
+                     distance: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Discovery (target + context pairs) or context-only scoring, as Qdrant ranks them.
+
+    With a target: for each pair +1 if closer to its positive, -1 if closer to its
+    negative, summed, plus the sigmoid-scaled similarity to the target.  Without:
+    the sum over pairs of sigmoid(min(sim(positive) - sim(negative) - eps, 0)).
+    """
+    prepared = [(dist.prepare_query(p, distance), dist.prepare_query(n, distance))
+                for p, n in pairs]
+    goal = None if target is None else dist.prepare_query(target, distance)
+
+    def score(block: np.ndarray) -> np.ndarray:
+        total = np.zeros(len(block), dtype=np.float32)
+        for pos, neg in prepared:
+            p = _core_scores(block, pos, distance).astype(np.float32)
+            n = _core_scores(block, neg, distance).astype(np.float32)
+            if goal is not None:
+                total += np.sign(p - n).astype(np.float32)
+            else:
+                diff = np.minimum(p - n - _F32_EPSILON, 0.0)
+                total += diff / (1.0 + np.abs(diff))
+        if goal is not None:
+            total += _scaled_sigmoid(_core_scores(block, goal, distance).astype(np.float32))
+        return total
+    return score
 
 
 def strategy_scorer(strategy: str, positive: list[np.ndarray], negative: list[np.ndarray],
@@ -114,3 +145,32 @@ def recommend(col: Collection, lookup: Collection | None, lookup_vector: str | N
         raise BadInput(f"Unknown recommend strategy `{strategy}`")
     return col.recommend_exact(using, strategy, pos, neg, flt, limit, offset, threshold,
                                with_payload, with_vectors, shard_key)
+
+
+def discover(col: Collection, lookup: Collection | None, lookup_vector: str | None,
+             using: str, target: Any, context: list[tuple[Any, Any]],
+             flt: models.Filter | None, limit: int, offset: int, with_payload: Any,
+             with_vectors: Any, shard_key: Any = None) -> list[dict[str, Any]]:
+    """Qdrant's discover: a target and/or context pairs, given as ids or vectors."""
+    if target is None and not context:
+        raise BadInput("At least one of `target` or `context` must be given")
+    examples = ([target] if target is not None else []) + [e for pair in context for e in pair]
+    ids, _vectors = _split_examples(examples)
+    source = lookup or col
+    stored = source.example_vectors(lookup_vector or using, ids)
+    size = col.dense_params(using)["size"]
+
+    def vector(example: Any) -> np.ndarray:
+        value = example if isinstance(example, list) else stored[normalize_point_id(example)]
+        vec = np.asarray(value, dtype=np.float32)
+        if len(vec) != size:
+            raise BadInput(f"Vector dimension error: expected dim: {size}, got {len(vec)}")
+        return vec
+
+    goal = None if target is None else vector(target)
+    pairs = [(vector(p), vector(n)) for p, n in context]
+    if lookup is None and ids:
+        exclude = models.HasIdCondition(has_id=ids)
+        flt = models.Filter(must=[flt] if flt is not None else None, must_not=[exclude])
+    return col.score_exact_page(using, discovery_scorer(goal, pairs, col.dense_params(using)[
+        "distance"]), flt, limit, offset, None, with_payload, with_vectors, shard_key)

@@ -18,7 +18,7 @@ from vectorizer.api.rest.points import collection_of
 from vectorizer.collection.collection import Collection
 from vectorizer.collection.config import DEFAULT_VECTOR
 from vectorizer.collection.payload_selector import payload_selector, vector_selector
-from vectorizer.collection.recommend import recommend
+from vectorizer.collection.recommend import discover, recommend
 from vectorizer.common.errors import BadInput, FormatError
 
 
@@ -104,6 +104,47 @@ def run_recommend(toc: Any, col: Collection, raw: dict[str, Any], request: Recom
         raw.get("shard_key"), request.params)
 
 
+class ContextExamplePair(BaseModel):
+    """A (positive, negative) pair of examples, ids or vectors (1.18 spec)."""
+
+    positive: models.ExtendedPointId | list[float]
+    negative: models.ExtendedPointId | list[float]
+
+
+class DiscoverRequest(BaseModel):
+    """The legacy `DiscoverRequest` of the 1.18 spec."""
+
+    model_config = ConfigDict(extra="forbid")
+    shard_key: models.ShardKeySelector | None = None
+    target: models.ExtendedPointId | list[float] | None = None
+    context: list[ContextExamplePair] | None = None
+    filter: models.Filter | None = None
+    params: models.SearchParams | None = None
+    limit: int = Field(ge=1)
+    offset: int | None = Field(default=None, ge=0)
+    with_payload: models.WithPayloadInterface | None = None
+    with_vector: models.WithVector | None = None
+    using: str | None = None
+    lookup_from: LookupLocation | None = None
+
+
+class DiscoverRequestBatch(BaseModel):
+    """`{"searches": [DiscoverRequest, …]}` (1.18 spec)."""
+
+    searches: list[DiscoverRequest]
+
+
+def run_discover(toc: Any, col: Collection, raw: dict[str, Any], request: DiscoverRequest,
+                 ) -> list[dict[str, Any]]:
+    with_payload, with_vectors = _selectors(raw)
+    lookup = toc.get(request.lookup_from.collection) if request.lookup_from else None
+    pairs = [(p.positive, p.negative) for p in request.context or []]
+    return discover(col, lookup, request.lookup_from.vector if request.lookup_from else None,
+                    request.using or DEFAULT_VECTOR, request.target, pairs, request.filter,
+                    request.limit, request.offset or 0, with_payload, with_vectors,
+                    raw.get("shard_key"))
+
+
 def _selectors(raw: dict[str, Any]) -> tuple[Any, Any]:
     try:
         return (payload_selector(raw.get("with_payload", False)),
@@ -170,7 +211,30 @@ async def recommend_batch(request: Request) -> Any:
     return await run(all_requests)
 
 
+@endpoint
+async def discover_points(request: Request) -> Any:
+    raw = await json_body(request)
+    model = parse_model(DiscoverRequest, raw)
+    return await run(run_discover, request.app.state.toc, collection_of(request), raw, model)
+
+
+@endpoint
+async def discover_batch(request: Request) -> Any:
+    raw = await json_body(request)
+    model = parse_model(DiscoverRequestBatch, raw)
+    col, toc = collection_of(request), request.app.state.toc
+
+    def all_requests() -> list[list[dict[str, Any]]]:
+        return [run_discover(toc, col, raw_one, one)
+                for raw_one, one in zip(raw["searches"], model.searches, strict=True)]
+
+    return await run(all_requests)
+
+
 ROUTES = [
+    Route("/collections/{collection_name}/points/discover", discover_points, methods=["POST"]),
+    Route("/collections/{collection_name}/points/discover/batch", discover_batch,
+          methods=["POST"]),
     Route("/collections/{collection_name}/points/recommend", recommend_points,
           methods=["POST"]),
     Route("/collections/{collection_name}/points/recommend/batch", recommend_batch,
