@@ -106,3 +106,40 @@ def test_discover_matches_local_mode(setup, server, distance, with_target) -> No
     batch = http.post(f"/collections/{name}/points/discover/batch",
                       json={"searches": [body, body]}).json()["result"]
     assert [h["id"] for h in batch[1]] == [h["id"] for h in got]
+
+
+@pytest.mark.parametrize("group_size", [1, 3])
+def test_search_and_recommend_groups(setup, server, client: QdrantClient,
+                                     group_size: int) -> None:
+    oracle, name, vectors = setup
+    http = checked_client(server.url)
+    # regroup by a multi-valued field: each point is in two groups
+    for coll in (name,):
+        client.set_payload(coll, {"tags": ["x", "y"]}, points=list(range(0, N, 3)))
+    oracle.set_payload("o", {"tags": ["x", "y"]}, points=list(range(0, N, 3)))
+    lookup = f"groups_{uuid.uuid4().hex[:6]}"
+    client.create_collection(lookup, vectors_config={})
+    client.upsert(lookup, [models.PointStruct(id=g, vector={}, payload={"name": f"g{g}"})
+                           for g in range(4)])
+    query = vectors[50].tolist()
+    for key in ("g", "tags"):
+        want = oracle.query_points_groups("o", group_by=key, query=query, using="Euclid",
+                                          limit=3, group_size=group_size).groups
+        got = http.post(f"/collections/{name}/points/search/groups", json={
+            "vector": {"name": "Euclid", "vector": query}, "group_by": key, "limit": 3,
+            "group_size": group_size, "with_payload": ["g"],
+            "with_lookup": {"collection": lookup, "with_payload": True}}).json()["result"]
+        assert [g["id"] for g in got["groups"]] == [g.id for g in want]
+        for mine, theirs in zip(got["groups"], want, strict=True):
+            assert [h["id"] for h in mine["hits"]] == [h.id for h in theirs.hits]
+            assert all(set(h["payload"]) <= {"g"} for h in mine["hits"])
+            if key == "g":
+                assert mine["lookup"]["payload"] == {"name": f"g{mine['id']}"}
+    want = oracle.query_points_groups("o", group_by="g", query=models.RecommendQuery(
+        recommend=models.RecommendInput(positive=[1, 2], negative=[3])), using="Dot",
+        limit=2, group_size=group_size).groups
+    got = http.post(f"/collections/{name}/points/recommend/groups", json={
+        "positive": [1, 2], "negative": [3], "using": "Dot", "group_by": "g", "limit": 2,
+        "group_size": group_size}).json()["result"]
+    assert [[h["id"] for h in g["hits"]] for g in got["groups"]] == [
+        [h.id for h in g.hits] for g in want]

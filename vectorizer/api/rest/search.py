@@ -17,6 +17,7 @@ from vectorizer.api.rest.envelope import endpoint, json_body, parse_model, run
 from vectorizer.api.rest.points import collection_of
 from vectorizer.collection.collection import Collection
 from vectorizer.collection.config import DEFAULT_VECTOR
+from vectorizer.collection.groups import group_hits
 from vectorizer.collection.payload_selector import payload_selector, vector_selector
 from vectorizer.collection.recommend import discover, recommend
 from vectorizer.common.errors import BadInput, FormatError
@@ -145,6 +146,90 @@ def run_discover(toc: Any, col: Collection, raw: dict[str, Any], request: Discov
                     raw.get("shard_key"))
 
 
+class WithLookup(BaseModel):
+    """`with_lookup` of the groups endpoints: a collection name or this object."""
+
+    collection: str
+    with_payload: models.WithPayloadInterface | None = None
+    with_vectors: models.WithVector | None = None
+
+
+class _GroupsFields(BaseModel):
+    """Fields shared by the groups requests."""
+
+    group_by: str
+    group_size: int = Field(default=1, ge=1)
+    limit: int = Field(ge=1)
+    with_lookup: str | WithLookup | None = None
+
+
+class SearchGroupsRequest(_GroupsFields):
+    """The legacy `SearchGroupsRequest` (1.18 spec)."""
+
+    model_config = ConfigDict(extra="forbid")
+    shard_key: models.ShardKeySelector | None = None
+    vector: list[float] | NamedVector | NamedSparseVector
+    filter: models.Filter | None = None
+    params: models.SearchParams | None = None
+    with_payload: models.WithPayloadInterface | None = None
+    with_vector: models.WithVector | None = None
+    score_threshold: float | None = None
+
+
+class RecommendGroupsRequest(_GroupsFields):
+    """The legacy `RecommendGroupsRequest` (1.18 spec)."""
+
+    model_config = ConfigDict(extra="forbid")
+    shard_key: models.ShardKeySelector | None = None
+    positive: list[models.ExtendedPointId | list[float]] = Field(default_factory=list)
+    negative: list[models.ExtendedPointId | list[float]] = Field(default_factory=list)
+    strategy: models.RecommendStrategy | None = None
+    filter: models.Filter | None = None
+    params: models.SearchParams | None = None
+    with_payload: models.WithPayloadInterface | None = None
+    with_vector: models.WithVector | None = None
+    score_threshold: float | None = None
+    using: str | None = None
+    lookup_from: LookupLocation | None = None
+
+
+def run_groups(toc: Any, col: Collection, raw: dict[str, Any],
+               request: SearchGroupsRequest | RecommendGroupsRequest) -> dict[str, Any]:
+    select_payload, with_vectors = _selectors(raw)
+    full = payload_selector(True)
+    if isinstance(request, SearchGroupsRequest):
+        name, query = _named_query(request.vector)
+
+        def fetch(n: int) -> list[dict[str, Any]]:
+            return col.search(name, query, request.filter, n, 0, request.score_threshold, full,
+                              with_vectors, raw.get("shard_key"), request.params)
+    else:
+        lookup_col = toc.get(request.lookup_from.collection) if request.lookup_from else None
+
+        def fetch(n: int) -> list[dict[str, Any]]:
+            return recommend(
+                col, lookup_col, request.lookup_from.vector if request.lookup_from else None,
+                request.using or DEFAULT_VECTOR, request.positive, request.negative,
+                request.strategy.value if request.strategy else None, request.filter, n, 0,
+                request.score_threshold, full, with_vectors, raw.get("shard_key"),
+                request.params)
+    groups = group_hits(fetch, request.group_by, request.limit, request.group_size,
+                        select_payload)
+    if request.with_lookup is not None:
+        spec = request.with_lookup
+        if isinstance(spec, str):
+            spec = WithLookup(collection=spec)
+        target = toc.get(spec.collection)
+        raw_lookup = raw["with_lookup"] if isinstance(raw["with_lookup"], dict) else {}
+        lookup_payload, lookup_vectors = _selectors(
+            {"with_payload": raw_lookup.get("with_payload", True),
+             "with_vector": raw_lookup.get("with_vectors", False)})
+        for group in groups:
+            found = target.retrieve([group["id"]], lookup_payload, lookup_vectors)
+            group["lookup"] = found[0] if found else None
+    return {"groups": groups}
+
+
 def _selectors(raw: dict[str, Any]) -> tuple[Any, Any]:
     try:
         return (payload_selector(raw.get("with_payload", False)),
@@ -231,7 +316,25 @@ async def discover_batch(request: Request) -> Any:
     return await run(all_requests)
 
 
+@endpoint
+async def search_groups(request: Request) -> Any:
+    raw = await json_body(request)
+    model = parse_model(SearchGroupsRequest, raw)
+    return await run(run_groups, request.app.state.toc, collection_of(request), raw, model)
+
+
+@endpoint
+async def recommend_groups(request: Request) -> Any:
+    raw = await json_body(request)
+    model = parse_model(RecommendGroupsRequest, raw)
+    return await run(run_groups, request.app.state.toc, collection_of(request), raw, model)
+
+
 ROUTES = [
+    Route("/collections/{collection_name}/points/search/groups", search_groups,
+          methods=["POST"]),
+    Route("/collections/{collection_name}/points/recommend/groups", recommend_groups,
+          methods=["POST"]),
     Route("/collections/{collection_name}/points/discover", discover_points, methods=["POST"]),
     Route("/collections/{collection_name}/points/discover/batch", discover_batch,
           methods=["POST"]),
