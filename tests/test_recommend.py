@@ -143,3 +143,22 @@ def test_search_and_recommend_groups(setup, server, client: QdrantClient,
         "group_size": group_size}).json()["result"]
     assert [[h["id"] for h in g["hits"]] for g in got["groups"]] == [
         [h.id for h in g.hits] for g in want]
+
+
+def test_distance_matrix_pairs_and_offsets(setup, server, client: QdrantClient) -> None:
+    oracle, name, _vectors = setup
+    flt = models.Filter(must=[models.FieldCondition(key="g", match=models.MatchValue(value=1))])
+    # sample >= matching points: the sample is every matching point, so the answer is exact
+    want = oracle.search_matrix_pairs("o", query_filter=flt, sample=200, limit=3,
+                                      using="Euclid").pairs
+    got = client.search_matrix_pairs(name, query_filter=flt, sample=200, limit=3,
+                                     using="Euclid").pairs
+    assert [(p.a, p.b) for p in got] == [(p.a, p.b) for p in want]
+    assert np.allclose([p.score for p in got], [p.score for p in want], rtol=1e-4)
+    offsets = client.search_matrix_offsets(name, query_filter=flt, sample=200, limit=3,
+                                           using="Euclid")
+    assert offsets.ids == sorted({p.a for p in want})
+    assert [(offsets.ids[r], offsets.ids[c]) for r, c in zip(
+        offsets.offsets_row, offsets.offsets_col, strict=True)] == [(p.a, p.b) for p in want]
+    small = client.search_matrix_pairs(name, sample=5, limit=2, using="Dot").pairs
+    assert len(small) == 10 and len({p.a for p in small}) == 5

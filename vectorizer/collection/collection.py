@@ -439,6 +439,41 @@ class Collection:
                 hits.append((score, shard_id, seg, off))
         return self._scored_page(hits, True, offset, limit, with_payload, with_vectors)
 
+    def distance_matrix(self, vector_name: str, flt: models.Filter | None, sample: int,
+                        limit: int, shard_key: Any = None,
+                        ) -> tuple[list[PointId], list[list[tuple[int, float]]]]:
+        """Qdrant's distance matrix: `sample` random matching points, sorted by id, and for
+        each its `limit` nearest others among the sample as (row index, score)."""
+        params = self.dense_params(vector_name)
+        candidates: list[tuple[PointId, np.ndarray]] = []
+        for shard_id in self.read_shards(shard_key):
+            shard = self.shards[shard_id]
+            with shard.lock:
+                for seg, offs in shard.matching(flt):
+                    storage = seg.vectors.get(vector_name)
+                    if storage is None or not len(offs):
+                        continue
+                    offs = offs[storage.present_mask(seg.num_offsets)[offs]]
+                    candidates.extend((seg.ids[o], storage.data[o].astype(np.float32))
+                                      for o in offs.tolist())
+        if len(candidates) > sample:
+            rng = np.random.default_rng()
+            picked = rng.choice(len(candidates), size=sample, replace=False)
+            candidates = [candidates[i] for i in picked]
+        if len(candidates) < 2:
+            return [], []
+        candidates.sort(key=lambda c: point_id_sort_key(c[0]))
+        ids = [c[0] for c in candidates]
+        matrix = np.stack([c[1] for c in candidates])
+        distance = params["distance"]
+        rows = []
+        for i in range(len(ids)):
+            scores = dist.scores(matrix, None, matrix[i], distance)
+            others = np.delete(np.arange(len(ids)), i)
+            best = dist.top_k(scores[others], limit, distance)
+            rows.append([(int(others[j]), float(scores[others[j]])) for j in best])
+        return ids, rows
+
     def count(self, flt: models.Filter | None, shard_key: Any = None) -> int:
         return sum(self.shards[s].count(flt) for s in self.read_shards(shard_key))
 

@@ -330,7 +330,35 @@ async def recommend_groups(request: Request) -> Any:
     return await run(run_groups, request.app.state.toc, collection_of(request), raw, model)
 
 
+def _matrix(col: Collection, raw: dict[str, Any]) -> tuple[list, list]:
+    model = parse_model(models.SearchMatrixRequest, raw)
+    return col.distance_matrix(model.using or DEFAULT_VECTOR, model.filter,
+                               10 if model.sample is None else model.sample,
+                               3 if model.limit is None else model.limit, raw.get("shard_key"))
+
+
+@endpoint
+async def matrix_pairs(request: Request) -> Any:
+    raw = await json_body(request, required=False) or {}
+    ids, rows = await run(_matrix, collection_of(request), raw)
+    return {"pairs": [{"a": ids[i], "b": ids[j], "score": score}
+                      for i, row in enumerate(rows) for j, score in row]}
+
+
+@endpoint
+async def matrix_offsets(request: Request) -> Any:
+    raw = await json_body(request, required=False) or {}
+    ids, rows = await run(_matrix, collection_of(request), raw)
+    flat = [(i, j, score) for i, row in enumerate(rows) for j, score in row]
+    return {"offsets_row": [i for i, _j, _s in flat], "offsets_col": [j for _i, j, _s in flat],
+            "scores": [sc for _i, _j, sc in flat], "ids": ids}
+
+
 ROUTES = [
+    Route("/collections/{collection_name}/points/search/matrix/pairs", matrix_pairs,
+          methods=["POST"]),
+    Route("/collections/{collection_name}/points/search/matrix/offsets", matrix_offsets,
+          methods=["POST"]),
     Route("/collections/{collection_name}/points/search/groups", search_groups,
           methods=["POST"]),
     Route("/collections/{collection_name}/points/recommend/groups", recommend_groups,
