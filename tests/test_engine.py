@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 from qdrant_client import QdrantClient, models
 
+from tests.openapi_check import checked_client
 from tests.server_process import ServerProcess
 
 DIM = 16
@@ -36,7 +37,7 @@ def _search(http: httpx.Client, name: str, query: list[float], **extra) -> list[
 def test_optimizer_indexes_and_search_keeps_recall(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path / "storage").start()
     try:
-        http = httpx.Client(base_url=server.url, timeout=60)
+        http = checked_client(server.url, timeout=60)
         # 20 KB of 16-d float32 vectors = 320 points per sealed segment
         http.put("/collections/e", json={
             "vectors": {"size": DIM, "distance": "Euclid"},
@@ -75,6 +76,18 @@ def test_optimizer_indexes_and_search_keeps_recall(tmp_path: Path) -> None:
             exact_equal += exact == want
         assert hits_total / 200 >= 0.95  # HNSW recall@10
         assert exact_equal == 20  # `exact` bypasses the graph
+
+        # the optimizations the optimizer ran are reported as Qdrant reports them
+        report = http.get("/collections/e/optimizations",
+                          params={"with": "completed,queued,idle_segments"})
+        assert report.status_code == 200, report.text
+        report = report.json()["result"]
+        kinds = {r["optimizer"] for r in report["completed"]}
+        assert {"indexing", "merge"} <= kinds
+        assert all(r["status"] == "done" for r in report["completed"])
+        assert report["running"] == [] and report["summary"]["queued_optimizations"] == 0
+        assert report["summary"]["idle_segments"] == info["segments_count"]
+        assert len(report["completed"]) <= 16
 
         # 1% selectivity: the planner scores the few candidates exactly, recall stays 1.0
         flt = {"must": [{"key": "g", "match": {"value": 42}}]}

@@ -101,6 +101,33 @@ class Collection:
             did = shard.optimize() or did
         return did
 
+    def optimizations(self, include: set[str], completed_limit: int) -> dict[str, Any]:
+        """`GET /collections/{name}/optimizations`: progress over all local shards."""
+        running, queued, completed, idle = [], [], [], []
+        for shard in self.shards.values():
+            report = shard.optimizations()
+            running += report["running"]
+            queued += report["queued"]
+            completed += report["completed"]
+            idle += report["idle"]
+        completed.sort(key=lambda r: r["progress"].get("finished_at") or "", reverse=True)
+        out: dict[str, Any] = {
+            "summary": {
+                "queued_optimizations": len(queued),
+                "queued_segments": sum(len(q["segments"]) for q in queued),
+                "queued_points": sum(s["points_count"] for q in queued for s in q["segments"]),
+                "idle_segments": len(idle),
+            },
+            "running": running,
+        }
+        if "queued" in include:
+            out["queued"] = queued
+        if "completed" in include:
+            out["completed"] = completed[:completed_limit]
+        if "idle_segments" in include:
+            out["idle_segments"] = idle
+        return out
+
     def status(self) -> str:
         """green when optimized, yellow while optimizing or with optimizations pending."""
         busy = any(s.optimizing or s.pending_optimizations() for s in self.shards.values())

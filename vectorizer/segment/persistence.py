@@ -45,6 +45,7 @@ def save_segment(segment: Segment, directory: Path) -> None:
         "ids": segment.ids,
         "vectors": [{"name": name, **storage_meta(segment.vectors[name])} for name in names],
         "sealed": segment.sealed,
+        "uid": segment.uid,
         "ann": {name: idx.distance for name, idx in segment.ann.items()},
     }
     (directory / "meta.json").write_bytes(orjson.dumps(meta))
@@ -89,6 +90,7 @@ def load_segment(directory: Path) -> Segment:
             if ann is not None:
                 segment.ann[vmeta["name"]] = ann
     segment.sealed = bool(meta.get("sealed", False))
+    segment.uid = meta.get("uid") or segment.uid
     segment.indexes = PayloadFieldIndexes.load(directory / "indexes")
     segment.dirty = False
     return segment

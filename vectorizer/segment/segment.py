@@ -67,6 +67,7 @@ class Segment:
         # changed in place (payload or vector removal) so the rebuild can catch up.
         self.changed: set[int] | None = None
         self.dir_name: str | None = None  # where the shard last flushed this segment
+        self.uid = str(uuid.uuid4())  # stable identity, reported by /optimizations
         self._num_ids = np.zeros(0, dtype=np.uint64)  # integer id per offset (0 for UUIDs)
         self._uuid_ids = np.zeros(0, dtype=bool)  # offset holds a UUID id
         self._uuid_hi = np.zeros(0, dtype=np.uint64)  # UUID as two 64-bit halves (0 for ints)

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,8 @@ class LocalShard:
         # Set by the collection: indexing_threshold_kb and per-vector HNSW params/distance.
         self.index_config: dict[str, Any] = {}
         self.optimizing = False
+        self.running: dict[str, Any] | None = None  # the optimization in progress
+        self.completed: list[dict[str, Any]] = []  # finished ones, newest last (bounded)
         self._load_state()
         self.wal = WriteAheadLog(path / "wal", wal_capacity_mb * 1024 * 1024)
         self.wal.set_floor(self.flushed_op)
@@ -305,6 +308,8 @@ class LocalShard:
             params = self.index_config["vectors"][name]
             data = seg.vectors[name].data[: seg.num_offsets]
             self.optimizing = True
+            self._track_start("indexing", seg.uid, [seg])
+        error = None
         try:
             started = time.perf_counter()
             ann = HnswIndex.build(data, params["distance"], params.get("m", 16),
@@ -316,9 +321,53 @@ class LocalShard:
                     seg.dirty = True
             log.info("shard %s: built HNSW for `%s` over %d vectors in %.2fs", self.path, name,
                      ann.size, time.perf_counter() - started)
+        except Exception as exc:
+            error = str(exc)
+            raise
         finally:
             self.optimizing = False
+            self._track_end(error)
         return True
+
+    def _track_start(self, optimizer: str, uid: str, segments: list[Segment]) -> None:
+        self.running = {
+            "uuid": uid, "optimizer": optimizer, "status": "optimizing",
+            "segments": [{"uuid": s.uid, "points_count": s.points_count} for s in segments],
+            "progress": {"name": optimizer, "started_at": _now_iso()},
+            "_started": time.perf_counter(),
+        }
+
+    def _track_end(self, error: str | None) -> None:
+        record, self.running = self.running, None
+        if record is None:
+            return
+        record["status"] = {"error": error} if error else "done"
+        record["progress"]["finished_at"] = _now_iso()
+        record["progress"]["duration_sec"] = time.perf_counter() - record.pop("_started")
+        self.completed.append(record)
+        del self.completed[:-64]
+
+    def optimizations(self) -> dict[str, Any]:
+        """Running, queued, completed and idle optimizations of this shard."""
+        with self.lock:
+            queued = [{"optimizer": "indexing", "segments": [
+                {"uuid": seg.uid, "points_count": seg.points_count}]}
+                for seg, _name in self._unindexed()]
+            merge = self._merge_candidates()
+            if merge:
+                kind = "vacuum" if len(merge) == 1 else "merge"
+                queued.append({"optimizer": kind, "segments": [
+                    {"uuid": seg.uid, "points_count": seg.points_count} for seg in merge]})
+            busy = {s["uuid"] for q in queued for s in q["segments"]}
+            if self.running:
+                busy |= {s["uuid"] for s in self.running["segments"]}
+            idle = [{"uuid": seg.uid, "points_count": seg.points_count}
+                    for seg in self.segments if seg.uid not in busy]
+            running = []
+            if self.running:
+                running.append({k: v for k, v in self.running.items() if not k.startswith("_")})
+            return {"running": running, "queued": queued, "completed": list(self.completed),
+                    "idle": idle}
 
     def _merge_candidates(self) -> list[Segment]:
         """Sealed segments to rebuild as one (call under `lock`).
@@ -366,9 +415,10 @@ class LocalShard:
                              dict(src.indexes.schema())))
             src.changed = set()
         self.optimizing = True
+        merged = Segment(self.specs)
+        self._track_start("vacuum" if len(sources) == 1 else "merge", merged.uid, sources)
         self.lock.release()
         try:
-            merged = Segment(self.specs)
             for key, (params, _count) in snapshot[0][4].items():
                 merged.create_field_index(key, params)
             for _src, _offs, batch, versions, _schema in snapshot:
@@ -382,11 +432,12 @@ class LocalShard:
                         storage.data[: merged.num_offsets], params["distance"],
                         params.get("m", 16), params.get("ef_construct", 100),
                         params.get("max_indexing_threads", 0))
-        except BaseException:
+        except BaseException as exc:
             self.lock.acquire()
             for src in sources:
                 src.changed = None
             self.optimizing = False
+            self._track_end(str(exc) or type(exc).__name__)
             raise
         self.lock.acquire()
         try:
@@ -404,6 +455,7 @@ class LocalShard:
             for src in sources:
                 src.changed = None
             self.optimizing = False
+            self._track_end(None)
         return True
 
     def _catch_up(self, merged: Segment, snapshot: list) -> None:
@@ -659,3 +711,7 @@ def _first_ids(seg: Segment, offs: np.ndarray, start_key: tuple[int, Any] | None
         for o in uuid_offs[order].tolist():
             out.append(((1, (int(hi[o]) << 64) | int(lo[o])), int(o), seg))
     return out
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")

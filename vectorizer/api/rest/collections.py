@@ -8,7 +8,7 @@ from qdrant_client.http import models
 from starlette.requests import Request
 from starlette.routing import Route
 
-from vectorizer.api.rest.envelope import endpoint, json_body, parse_model, run
+from vectorizer.api.rest.envelope import endpoint, json_body, parse_model, query_int, run
 from vectorizer.api.rest.points import collection_of
 from vectorizer.common.errors import FormatError
 
@@ -124,6 +124,19 @@ async def delete_vector(request: Request) -> Any:
 
 
 P = "/collections/{collection_name}"
+@endpoint
+async def collection_optimizations(request: Request) -> Any:
+    col = request.app.state.toc.get(request.path_params["collection_name"])
+    include = {part.strip() for part in request.query_params.get("with", "").split(",")
+               if part.strip()}
+    unknown = include - {"queued", "completed", "idle_segments"}
+    if unknown:
+        raise FormatError(f"Format error in query parameters: unknown `with` value "
+                          f"`{sorted(unknown)[0]}`, expected queued, completed, idle_segments")
+    limit = query_int(request, "completed_limit")
+    return await run(col.optimizations, include, 16 if limit is None else limit)
+
+
 ROUTES = [
     Route("/collections", list_collections, methods=["GET"]),
     Route("/collections/aliases", update_aliases, methods=["POST"]),
@@ -135,6 +148,7 @@ ROUTES = [
     Route(P + "/exists", collection_exists, methods=["GET"]),
     Route(P + "/aliases", collection_aliases, methods=["GET"]),
     Route(P + "/cluster", collection_cluster, methods=["GET"]),
+    Route(P + "/optimizations", collection_optimizations, methods=["GET"]),
     Route(P + "/shards", create_shard_key, methods=["PUT"]),
     Route(P + "/shards", list_shard_keys, methods=["GET"]),
     Route(P + "/shards/delete", delete_shard_key, methods=["POST"]),
