@@ -23,6 +23,8 @@ from tests.server_process import ServerProcess
 
 K = 10
 M, EF_CONSTRUCT = 16, 100
+# (label, points kept: payload b < bound out of b = id % 100)
+FILTERS = [("no filter", None), ("10% filter", 10), ("1% filter", 1)]
 
 
 def ground_truth(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
@@ -71,28 +73,40 @@ def run_engine(path: Path, vectors: np.ndarray, queries: np.ndarray, ef: int,
 
     from vectorizer.collection.collection import Collection
     from vectorizer.collection.config import build_config
-    from vectorizer.collection.operations import DenseColumn, PointsBatch, Upsert
+    from vectorizer.collection.operations import (
+        CreateFieldIndex,
+        DenseColumn,
+        PointsBatch,
+        Upsert,
+    )
 
     create = models.CreateCollection(
         vectors=models.VectorParams(size=vectors.shape[1], distance=models.Distance.EUCLID),
         hnsw_config=models.HnswConfigDiff(m=M, ef_construct=EF_CONSTRUCT))
     col = Collection.create("bench", path, build_config(create, None))
+    col.update(CreateFieldIndex("b", models.IntegerIndexParams(
+        type=models.IntegerIndexType.INTEGER)), wait=False)
     for start in range(0, len(vectors), 10_000):
         end = min(start + 10_000, len(vectors))
         batch = PointsBatch(ids=list(range(start, end)), dense={"": DenseColumn(
-            rows=np.arange(end - start), data=vectors[start:end])})
+            rows=np.arange(end - start), data=vectors[start:end])},
+            payloads=[{"b": i % 100} for i in range(start, end)])
         col.update(Upsert(batch), wait=False)
     while col.optimize() or col.status() != "green":
         pass
     params = models.SearchParams(hnsw_ef=ef)
-    found = []
-    started = time.perf_counter()
-    for q in queries:
-        hits = col.search("", q.tolist(), None, K, 0, None, None, False, None, params)
-        found.append([h["id"] for h in hits])
-    qps = len(queries) / (time.perf_counter() - started)
+    results = {}
+    for label, bound in FILTERS:
+        flt = None if bound is None else models.Filter(must=[models.FieldCondition(
+            key="b", range=models.Range(lt=bound))])
+        found = []
+        started = time.perf_counter()
+        for q in queries:
+            hits = col.search("", q.tolist(), flt, K, 0, None, None, False, None, params)
+            found.append([h["id"] for h in hits])
+        results[label] = (len(queries) / (time.perf_counter() - started), found)
     col.close()
-    return qps, found
+    return results
 
 
 def run_edge(path: Path, vectors: np.ndarray, queries: np.ndarray, ef: int,
@@ -103,22 +117,28 @@ def run_edge(path: Path, vectors: np.ndarray, queries: np.ndarray, ef: int,
         vectors=qe.EdgeVectorParams(size=vectors.shape[1], distance=qe.Distance.Euclid),
         hnsw_config=qe.HnswIndexConfig(m=M, ef_construct=EF_CONSTRUCT,
                                        full_scan_threshold=10_000)))
+    shard.update(qe.UpdateOperation.create_field_index("b", qe.IntegerIndexParams(
+        lookup=True, range=True)))
     for start in range(0, len(vectors), 1000):
         end = min(start + 1000, len(vectors))
         shard.update(qe.UpdateOperation.upsert_points(
-            [qe.Point(i, vectors[i].tolist(), {}) for i in range(start, end)]))
+            [qe.Point(i, vectors[i].tolist(), {"b": i % 100}) for i in range(start, end)]))
     while shard.optimize():
         pass
     params = qe.SearchParams(hnsw_ef=ef)
-    found = []
-    started = time.perf_counter()
-    for q in queries:
-        hits = shard.search(qe.SearchRequest(query=qe.Query.Nearest(q.tolist()), limit=K,
-                                             params=params))
-        found.append([h.id for h in hits])
-    qps = len(queries) / (time.perf_counter() - started)
+    results = {}
+    for label, bound in FILTERS:
+        flt = None if bound is None else qe.Filter(must=[qe.FieldCondition(
+            key="b", range=qe.RangeFloat(lt=bound))])
+        found = []
+        started = time.perf_counter()
+        for q in queries:
+            hits = shard.search(qe.SearchRequest(query=qe.Query.Nearest(q.tolist()), limit=K,
+                                                 params=params, filter=flt))
+            found.append([h.id for h in hits])
+        results[label] = (len(queries) / (time.perf_counter() - started), found)
     shard.close()
-    return qps, found
+    return results
 
 
 def run_faiss(vectors: np.ndarray, queries: np.ndarray, ef: int,
@@ -173,9 +193,11 @@ def main() -> None:
                          "after upload"))
         finally:
             server.stop()
-        qps, found = run_engine(Path(tmp) / "engine", vectors, queries, args.ef)
+        ours = run_engine(Path(tmp) / "engine", vectors, queries, args.ef)
+        qps, found = ours["no filter"]
         rows.append(("vectorizer engine in-process", qps, f"recall@10 {recall(found, truth):.3f}"))
-        qps, found = run_edge(Path(tmp) / "edge", vectors, queries, args.ef)
+        edge = run_edge(Path(tmp) / "edge", vectors, queries, args.ef)
+        qps, found = edge["no filter"]
         rows.append(("qdrant-edge-py in-process", qps, f"recall@10 {recall(found, truth):.3f}"))
     qps, found = run_faiss(vectors, queries, args.ef)
     rows.append(("raw faiss HNSW (one index)", qps, f"recall@10 {recall(found, truth):.3f}"))
@@ -185,6 +207,15 @@ def main() -> None:
                      f"recall@10 {recall(found, truth[: len(found)]):.3f} (brute force)"))
     print_table(f"Search {args.n} x {args.dim} Euclid, top-{K}, m={M}, ef_construct="
                 f"{EF_CONSTRUCT}, hnsw_ef={args.ef}, one client, sequential", rows, "queries/s")
+    for label, bound in FILTERS[1:]:
+        keep = np.flatnonzero(np.arange(args.n) % 100 < bound)
+        sub_truth = keep[ground_truth(vectors[keep], queries)]
+        filtered = []
+        for system, res in (("vectorizer engine in-process", ours), ("qdrant-edge-py", edge)):
+            qps, found = res[label]
+            filtered.append((system, qps, f"recall@10 {recall(found, sub_truth):.3f}"))
+        print_table(f"Filtered search, {label} (payload range on an integer index)", filtered,
+                    "queries/s")
 
 
 if __name__ == "__main__":
