@@ -586,7 +586,9 @@ class LocalShard:
         """
         ef = ef or int(self.index_config.get("vectors", {}).get(name, {}).get(
             "ef_construct", 100))
-        found: list[tuple[float, Segment, int]] = []
+        # Plan under the lock (masks are a consistent snapshot), search without it, so
+        # concurrent searches run in parallel (faiss and BLAS release the GIL).
+        plans = []
         with self.lock:
             for seg in self.segments:
                 storage = seg.vectors.get(name)
@@ -594,24 +596,28 @@ class LocalShard:
                     continue
                 mask = filter_mask(seg, flt)
                 mask &= storage.present_mask(seg.num_offsets)
-                ann = None if exact else seg.ann.get(name)
-                if ann is not None and not self._full_scan_cheaper(name, int(mask.sum()),
-                                                                   storage.dim):
-                    offs, values = ann.search(query, limit, mask, ef)
-                    keep = dist.passes_threshold(values, threshold, distance)
-                    found.extend((float(v), seg, int(o))
-                                 for o, v in zip(offs[keep], values[keep], strict=True))
+                candidates = int(mask.sum())
+                if not candidates:
                     continue
-                if indexed_only and seg.sealed:
-                    continue
-                offs = np.flatnonzero(mask)
-                if not len(offs):
-                    continue
-                values = dist.scores(storage.data, offs, query, distance)
+                small = self._full_scan_cheaper(name, candidates, storage.dim)
+                ann = None if exact or small else seg.ann.get(name)
+                if ann is None and indexed_only and not small and not exact:
+                    continue  # Qdrant's indexed_only: skip large segments without an index
+                plans.append((seg, storage.data, mask, ann))
+        found: list[tuple[float, Segment, int]] = []
+        for seg, data, mask, ann in plans:
+            if ann is not None:
+                offs, values = ann.search(query, limit, mask, ef)
                 keep = dist.passes_threshold(values, threshold, distance)
-                offs, values = offs[keep], values[keep]
-                best = dist.top_k(values, limit, distance)
-                found.extend((float(values[i]), seg, int(offs[i])) for i in best)
+                found.extend((float(v), seg, int(o))
+                             for o, v in zip(offs[keep], values[keep], strict=True))
+                continue
+            offs = np.flatnonzero(mask)
+            values = dist.scores(data, offs, query, distance)
+            keep = dist.passes_threshold(values, threshold, distance)
+            offs, values = offs[keep], values[keep]
+            best = dist.top_k(values, limit, distance)
+            found.extend((float(values[i]), seg, int(offs[i])) for i in best)
         return found
 
     def score_exact(self, name: str, scorer: Callable[[np.ndarray], np.ndarray],
