@@ -628,24 +628,26 @@ class LocalShard:
         `scorer` maps a float32 block of vectors to their scores; used for the
         recommendation strategies that score against several examples.
         """
-        found: list[tuple[float, Segment, int]] = []
-        with self.lock:
+        plans = []
+        with self.lock:  # plan under the lock, score without it (as `search_dense`)
             for seg in self.segments:
                 storage = seg.vectors.get(name)
                 if storage is None or not hasattr(storage, "data"):
                     continue
-                mask = filter_mask(seg, flt) & storage.present_mask(seg.num_offsets)
-                offs = np.flatnonzero(mask)
-                if not len(offs):
-                    continue
-                values = np.concatenate([
-                    scorer(storage.data[offs[i:i + 65_536]].astype(np.float32, copy=False))
-                    for i in range(0, len(offs), 65_536)]).astype(np.float32)
-                if threshold is not None:
-                    keep = values >= threshold
-                    offs, values = offs[keep], values[keep]
-                best = dist.top_k(values, limit, dist.DOT)
-                found.extend((float(values[i]), seg, int(offs[i])) for i in best)
+                offs = np.flatnonzero(filter_mask(seg, flt) &
+                                      storage.present_mask(seg.num_offsets))
+                if len(offs):
+                    plans.append((seg, storage.data, offs))
+        found: list[tuple[float, Segment, int]] = []
+        for seg, data, offs in plans:
+            values = np.concatenate([
+                scorer(data[offs[i:i + 65_536]].astype(np.float32, copy=False))
+                for i in range(0, len(offs), 65_536)]).astype(np.float32)
+            if threshold is not None:
+                keep = values >= threshold
+                offs, values = offs[keep], values[keep]
+            best = dist.top_k(values, limit, dist.DOT)
+            found.extend((float(values[i]), seg, int(offs[i])) for i in best)
         return found
 
     def _full_scan_cheaper(self, name: str, candidates: int, dim: int) -> bool:
