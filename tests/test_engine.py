@@ -137,3 +137,41 @@ def test_optimizer_indexes_and_search_keeps_recall(tmp_path: Path) -> None:
         assert http.post("/collections/e/points/count", json={}).json()["result"]["count"] == left
     finally:
         server.stop()
+
+
+def test_patch_hnsw_rebuilds_graphs(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "storage").start()
+    try:
+        http = checked_client(server.url, timeout=60)
+        http.put("/collections/p", json={
+            "vectors": {"size": DIM, "distance": "Cosine"},
+            "optimizers_config": {"indexing_threshold": 10, "default_segment_number": 8},
+            "hnsw_config": {"m": 16, "ef_construct": 32, "full_scan_threshold": 1},
+        }).raise_for_status()
+        rng = np.random.default_rng(9)
+        vectors = rng.normal(size=(800, DIM)).astype(np.float32)
+        http.put("/collections/p/points", params={"wait": "true"}, json={"points": [
+            {"id": i, "vector": vectors[i].tolist()} for i in range(800)]}).raise_for_status()
+        _wait_optimized(http, "p")
+
+        def kinds() -> list[str]:
+            report = http.get("/collections/p/optimizations",
+                              params={"with": "completed", "completed_limit": 100}).json()
+            return [r["optimizer"] for r in report["result"]["completed"]]
+
+        assert "config_mismatch" not in kinds()
+        http.patch("/collections/p", json={"hnsw_config": {"m": 8}}).raise_for_status()
+        assert http.get("/collections/p").json()["result"]["config"]["hnsw_config"]["m"] == 8
+        time.sleep(1)
+        _wait_optimized(http, "p")
+        assert "config_mismatch" in kinds()
+        top = _search(http, "p", vectors[5].tolist())[0]
+        assert top["id"] == 5
+        http.patch("/collections/p", json={"hnsw_config": {"m": 0}}).raise_for_status()
+        deadline = time.monotonic() + 30
+        while http.get("/collections/p").json()["result"]["indexed_vectors_count"] > 0:
+            assert time.monotonic() < deadline, "graphs were not dropped with m=0"
+            time.sleep(0.2)
+        assert _search(http, "p", vectors[7].tolist())[0]["id"] == 7
+    finally:
+        server.stop()

@@ -29,6 +29,15 @@ class HnswIndex:
         self.distance = distance
 
     @property
+    def m(self) -> int:
+        """The graph's links per node (faiss keeps 2*m on layer 0, m above)."""
+        return int(self.index.hnsw.nb_neighbors(1))
+
+    @property
+    def ef_construct(self) -> int:
+        return int(self.index.hnsw.efConstruction)
+
+    @property
     def size(self) -> int:
         return int(self.index.ntotal)
 

@@ -272,13 +272,27 @@ class LocalShard:
             return count
 
     def _unindexed(self) -> list[tuple[Segment, str]]:
+        """Sealed (segment, vector) pairs whose graph is missing or built with other params.
+
+        A graph whose `m` / `ef_construct` no longer match the configuration is rebuilt
+        (Qdrant's config-mismatch optimizer); with `m: 0` graphs are dropped.
+        """
         out = []
         for seg in self.segments:
             if not seg.sealed:
                 continue
             for name, params in self.index_config.get("vectors", {}).items():
-                if params.get("m", 16) > 0 and name not in seg.ann and name in seg.vectors \
-                        and hasattr(seg.vectors[name], "data"):
+                if name not in seg.vectors or not hasattr(seg.vectors[name], "data"):
+                    continue
+                m = params.get("m", 16)
+                ann = seg.ann.get(name)
+                if m <= 0:
+                    if ann is not None:
+                        seg.ann.pop(name)
+                        seg.dirty = True
+                    continue
+                if ann is None or ann.m != max(m, 2) or \
+                        ann.ef_construct != max(params.get("ef_construct", 100), 4):
                     out.append((seg, name))
         return out
 
@@ -308,7 +322,8 @@ class LocalShard:
             params = self.index_config["vectors"][name]
             data = seg.vectors[name].data[: seg.num_offsets]
             self.optimizing = True
-            self._track_start("indexing", seg.uid, [seg])
+            self._track_start("config_mismatch" if name in seg.ann else "indexing", seg.uid,
+                              [seg])
         error = None
         try:
             started = time.perf_counter()
