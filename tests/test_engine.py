@@ -175,3 +175,39 @@ def test_patch_hnsw_rebuilds_graphs(tmp_path: Path) -> None:
         assert _search(http, "p", vectors[7].tolist())[0]["id"] == 7
     finally:
         server.stop()
+
+
+def test_scalar_quantization_with_rescoring(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "storage").start()
+    try:
+        http = checked_client(server.url, timeout=60)
+        http.put("/collections/q", json={
+            "vectors": {"size": DIM, "distance": "Dot"},
+            "optimizers_config": {"indexing_threshold": 10, "default_segment_number": 1},
+            "hnsw_config": {"m": 16, "ef_construct": 64, "full_scan_threshold": 1},
+            "quantization_config": {"scalar": {"type": "int8", "quantile": 0.99}},
+        }).raise_for_status()
+        rng = np.random.default_rng(2)
+        vectors = rng.normal(size=(1500, DIM)).astype(np.float32)
+        http.put("/collections/q/points", params={"wait": "true"}, json={"points": [
+            {"id": i, "vector": vectors[i].tolist()} for i in range(1500)]}).raise_for_status()
+        info = _wait_optimized(http, "q")
+        assert info["config"]["quantization_config"]["scalar"]["type"] == "int8"
+        hits, differ = 0, 0
+        for _ in range(20):
+            query = rng.normal(size=DIM).astype(np.float32)
+            exact = vectors @ query
+            want = np.argsort(-exact, kind="stable")[:10].tolist()
+            rescored = _search(http, "q", query.tolist(),
+                               params={"quantization": {"oversampling": 2.0}})
+            raw = _search(http, "q", query.tolist(),
+                          params={"quantization": {"rescore": False}})
+            hits += len({h["id"] for h in rescored} & set(want))
+            # rescoring returns the original vectors' scores; without it, the int8 ones
+            for h in rescored:
+                assert abs(h["score"] - float(exact[h["id"]])) < 1e-3
+            differ += sum(abs(h["score"] - float(exact[h["id"]])) > 1e-4 for h in raw)
+        assert hits / 200 >= 0.9
+        assert differ > 0  # the graph really scores int8 codes
+    finally:
+        server.stop()

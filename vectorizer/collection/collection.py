@@ -80,7 +80,11 @@ class Collection:
             if params.get("multivector_config"):
                 continue
             merged = {**hnsw, **(params.get("hnsw_config") or {})}
+            quant = params.get("quantization_config") or self.config.get("quantization_config")
+            scalar = quant.get("scalar") if isinstance(quant, dict) else None
             vectors[name] = {"distance": params["distance"], "m": merged.get("m", 16),
+                             "scalar_quantile": None if scalar is None else
+                             float(scalar.get("quantile") or 0.99),
                              "ef_construct": merged.get("ef_construct", 100),
                              "full_scan_threshold": merged.get("full_scan_threshold", 10_000),
                              "max_indexing_threads": merged.get("max_indexing_threads", 0)}
@@ -395,7 +399,8 @@ class Collection:
             for score, seg, off in self.shards[shard_id].search_dense(
                     vector_name, prepared, distance, flt, limit + offset, threshold,
                     exact=bool(sp and sp.exact), ef=(sp and sp.hnsw_ef) or 0,
-                    indexed_only=bool(sp and sp.indexed_only)):
+                    indexed_only=bool(sp and sp.indexed_only),
+                    quantization=sp.quantization if sp else None):
                 hits.append((score, shard_id, seg, off))
         return self._scored_page(hits, dist.higher_is_better(distance), offset, limit,
                                  with_payload, with_vectors)

@@ -41,15 +41,30 @@ class HnswIndex:
     def size(self) -> int:
         return int(self.index.ntotal)
 
+    @property
+    def quantized(self) -> bool:
+        """True when the graph stores int8 scalar-quantized codes instead of the vectors."""
+        return isinstance(self.index, faiss.IndexHNSWSQ)
+
     @classmethod
     def build(cls, data: np.ndarray, distance: str, m: int, ef_construct: int,
-              threads: int = 0) -> HnswIndex:
+              threads: int = 0, scalar_quantile: float | None = None) -> HnswIndex:
+        """Build the graph; with `scalar_quantile` it keeps int8 codes (Qdrant's scalar
+        quantization), trained on values clipped to that quantile range."""
         metric = _METRICS.get(distance, faiss.METRIC_L1)
-        index = faiss.IndexHNSWFlat(data.shape[1], max(int(m), 2), metric)
+        data = np.ascontiguousarray(data, dtype=np.float32)
+        if scalar_quantile is not None:
+            index = faiss.IndexHNSWSQ(data.shape[1], faiss.ScalarQuantizer.QT_8bit,
+                                      max(int(m), 2), metric)
+            lo, hi = np.quantile(data, [1.0 - scalar_quantile, scalar_quantile]) \
+                if len(data) and scalar_quantile < 1.0 else (None, None)
+            index.train(data if lo is None else np.clip(data, lo, hi))
+        else:
+            index = faiss.IndexHNSWFlat(data.shape[1], max(int(m), 2), metric)
         index.hnsw.efConstruction = max(int(ef_construct), 4)
         if threads > 0:
             faiss.omp_set_num_threads(threads)
-        index.add(np.ascontiguousarray(data, dtype=np.float32))
+        index.add(data)
         return cls(index, distance)
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray, ef: int,

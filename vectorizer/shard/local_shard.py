@@ -291,7 +291,8 @@ class LocalShard:
                         seg.ann.pop(name)
                         seg.dirty = True
                     continue
-                if ann is None or ann.m != max(m, 2) or \
+                quantized = params.get("scalar_quantile") is not None
+                if ann is None or ann.m != max(m, 2) or ann.quantized != quantized or \
                         ann.ef_construct != max(params.get("ef_construct", 100), 4):
                     out.append((seg, name))
         return out
@@ -329,7 +330,8 @@ class LocalShard:
             started = time.perf_counter()
             ann = HnswIndex.build(data, params["distance"], params.get("m", 16),
                                   params.get("ef_construct", 100),
-                                  params.get("max_indexing_threads", 0))
+                                  params.get("max_indexing_threads", 0),
+                                  params.get("scalar_quantile"))
             with self.lock:
                 if seg in self.segments:
                     seg.ann[name] = ann
@@ -446,7 +448,7 @@ class LocalShard:
                     merged.ann[name] = HnswIndex.build(
                         storage.data[: merged.num_offsets], params["distance"],
                         params.get("m", 16), params.get("ef_construct", 100),
-                        params.get("max_indexing_threads", 0))
+                        params.get("max_indexing_threads", 0), params.get("scalar_quantile"))
         except BaseException as exc:
             self.lock.acquire()
             for src in sources:
@@ -591,6 +593,7 @@ class LocalShard:
     def search_dense(self, name: str, query: np.ndarray, distance: str,
                      flt: models.Filter | None, limit: int, threshold: float | None,
                      exact: bool = False, ef: int = 0, indexed_only: bool = False,
+                     quantization: models.QuantizationSearchParams | None = None,
                      ) -> list[tuple[float, Segment, int]]:
         """Top-`limit` (score, segment, offset) per segment for a prepared dense query.
 
@@ -620,9 +623,20 @@ class LocalShard:
                     continue  # Qdrant's indexed_only: skip large segments without an index
                 plans.append((seg, storage.data, mask, ann))
         found: list[tuple[float, Segment, int]] = []
+        q = quantization
+        oversampling = max(float(q.oversampling), 1.0) if q and q.oversampling else 1.0
+        rescore = (q is None or q.rescore is None or q.rescore) or bool(q and q.ignore)
         for seg, data, mask, ann in plans:
             if ann is not None:
-                offs, values = ann.search(query, limit, mask, ef)
+                if ann.quantized:  # int8 codes: oversample, then rescore from originals
+                    offs, values = ann.search(query, int(np.ceil(limit * oversampling)), mask,
+                                              ef)
+                    if rescore and len(offs):
+                        values = dist.scores(data, offs, query, distance)
+                    order = dist.top_k(values, limit, distance)
+                    offs, values = offs[order], values[order]
+                else:
+                    offs, values = ann.search(query, limit, mask, ef)
                 keep = dist.passes_threshold(values, threshold, distance)
                 found.extend((float(v), seg, int(o))
                              for o, v in zip(offs[keep], values[keep], strict=True))
