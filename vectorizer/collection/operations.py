@@ -170,10 +170,41 @@ def _load_selection(data: dict[str, Any]) -> PointSelection:
     return PointSelection(ids=data["ids"], filter=_load_filter(data["filter"]))
 
 
-def _dump_points(batch: PointsBatch) -> dict[str, Any]:
+class _Blobs:
+    """Raw array bytes that travel after a WAL record's JSON header (no float formatting)."""
+
+    def __init__(self, data: bytes = b"") -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.data = data
+
+    def put(self, array: np.ndarray) -> dict[str, Any]:
+        array = np.ascontiguousarray(array)
+        ref = {"$blob": [self.size, array.dtype.str, list(array.shape)]}
+        raw = array.tobytes()
+        self.parts.append(raw)
+        self.size += len(raw)
+        return ref
+
+    def get(self, ref: Any) -> np.ndarray:
+        if not (isinstance(ref, dict) and "$blob" in ref):
+            return np.asarray(ref)  # records written before binary blobs
+        offset, dtype, shape = ref["$blob"]
+        count = int(np.prod(shape)) if shape else 1
+        array = np.frombuffer(self.data, dtype=np.dtype(dtype), count=count, offset=offset)
+        return array.reshape(shape).copy()
+
+
+_BINARY_MAGIC = b"VZW2"
+
+
+def _dump_points(batch: PointsBatch, blobs: _Blobs | None = None) -> dict[str, Any]:
+    def arr(a: np.ndarray) -> Any:
+        return a if blobs is None else blobs.put(a)
+
     return {
         "ids": batch.ids,
-        "dense": {n: {"rows": c.rows, "data": c.data} for n, c in batch.dense.items()},
+        "dense": {n: {"rows": arr(c.rows), "data": arr(c.data)} for n, c in batch.dense.items()},
         "sparse": {
             n: [[r, idx, val] for r, (idx, val) in col.items()] for n, col in batch.sparse.items()
         },
@@ -182,11 +213,12 @@ def _dump_points(batch: PointsBatch) -> dict[str, Any]:
     }
 
 
-def _load_points(data: dict[str, Any]) -> PointsBatch:
+def _load_points(data: dict[str, Any], blobs: _Blobs | None = None) -> PointsBatch:
+    blobs = blobs or _Blobs()
     dense = {}
     for name, col in data["dense"].items():
-        rows = np.asarray(col["rows"], dtype=np.int64)
-        matrix = np.asarray(col["data"], dtype=np.float32)
+        rows = blobs.get(col["rows"]).astype(np.int64, copy=False)
+        matrix = blobs.get(col["data"]).astype(np.float32, copy=False)
         if matrix.ndim != 2:
             matrix = matrix.reshape(len(rows), -1)
         dense[name] = DenseColumn(rows=rows, data=matrix)
@@ -215,13 +247,18 @@ def _schema_dump(schema: Any) -> Any:
 
 
 def encode_operation(op: Operation) -> bytes:
-    """Serialize an operation for the WAL (orjson, numpy arrays inline)."""
+    """Serialize an operation for the WAL.
+
+    A JSON header (orjson) followed by the raw bytes of the dense vector arrays, so
+    large upserts are not formatted as decimal text.
+    """
+    blobs = _Blobs()
     match op:
         case Upsert():
-            doc = {"op": "upsert", "points": _dump_points(op.points),
+            doc = {"op": "upsert", "points": _dump_points(op.points, blobs),
                    "update_filter": _dump_filter(op.update_filter), "mode": op.mode}
         case UpdateVectors():
-            doc = {"op": "update_vectors", "points": _dump_points(op.points),
+            doc = {"op": "update_vectors", "points": _dump_points(op.points, blobs),
                    "update_filter": _dump_filter(op.update_filter)}
         case DeletePoints():
             doc = {"op": "delete", "sel": _dump_selection(op.selection)}
@@ -245,18 +282,25 @@ def encode_operation(op: Operation) -> bytes:
             doc = {"op": "delete_index", "field": op.field_name}
         case _:
             raise TypeError(f"unknown operation {op!r}")
-    return orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
+    header = orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
+    return b"".join([_BINARY_MAGIC, len(header).to_bytes(4, "little"), header, *blobs.parts])
 
 
 def decode_operation(raw: bytes) -> Operation:
-    """Inverse of `encode_operation`."""
-    doc = orjson.loads(raw)
+    """Inverse of `encode_operation` (also reads the older all-JSON records)."""
+    if raw[:4] == _BINARY_MAGIC:
+        length = int.from_bytes(raw[4:8], "little")
+        doc = orjson.loads(raw[8:8 + length])
+        blobs = _Blobs(raw[8 + length:])
+    else:
+        doc, blobs = orjson.loads(raw), _Blobs()
     kind = doc["op"]
     if kind == "upsert":
-        return Upsert(_load_points(doc["points"]), _load_filter(doc["update_filter"]),
+        return Upsert(_load_points(doc["points"], blobs), _load_filter(doc["update_filter"]),
                       doc.get("mode", "upsert"))
     if kind == "update_vectors":
-        return UpdateVectors(_load_points(doc["points"]), _load_filter(doc["update_filter"]))
+        return UpdateVectors(_load_points(doc["points"], blobs),
+                             _load_filter(doc["update_filter"]))
     if kind == "delete":
         return DeletePoints(_load_selection(doc["sel"]))
     if kind == "set_payload":
