@@ -9,6 +9,7 @@ searches.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import faiss
@@ -62,8 +63,8 @@ class HnswIndex:
         else:
             index = faiss.IndexHNSWFlat(data.shape[1], max(int(m), 2), metric)
         index.hnsw.efConstruction = max(int(ef_construct), 4)
-        if threads > 0:
-            faiss.omp_set_num_threads(threads)
+        # Qdrant's `max_indexing_threads: 0` is "auto": leave one CPU for requests.
+        faiss.omp_set_num_threads(threads if threads > 0 else max(1, (os.cpu_count() or 1) - 1))
         index.add(data)
         return cls(index, distance)
 
