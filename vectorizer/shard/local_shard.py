@@ -600,7 +600,10 @@ class LocalShard:
         The planner works as Qdrant's: a segment with an HNSW graph is searched
         through it with the filter as an allow-list, unless the filtered candidates
         are few enough (`full_scan_threshold`, in KB of vectors) to score exactly.
-        Other segments are scored exactly in one vectorised pass.
+        With a filter the beam is widened by the filter's share of the segment (so
+        recall holds at low selectivity), falling back to exact scoring when that
+        would visit more nodes than there are candidates.  Other segments are
+        scored exactly in one vectorised pass.
         """
         ef = ef or int(self.index_config.get("vectors", {}).get(name, {}).get(
             "ef_construct", 100))
@@ -612,31 +615,40 @@ class LocalShard:
                 storage = seg.vectors.get(name)
                 if storage is None or not hasattr(storage, "data"):
                     continue
-                mask = filter_mask(seg, flt)
-                mask &= storage.present_mask(seg.num_offsets)
+                present = storage.present_mask(seg.num_offsets)
+                mask = filter_mask(seg, flt) & present
                 candidates = int(mask.sum())
                 if not candidates:
                     continue
                 small = self._full_scan_cheaper(name, candidates, storage.dim)
                 ann = None if exact or small else seg.ann.get(name)
+                seg_ef = ef
+                if ann is not None and flt is not None:
+                    # A filter lets only a share of the graph count: widen the beam by that
+                    # share so recall holds, and score exactly when that would visit more
+                    # nodes than there are candidates.
+                    share = candidates / max(1, int((present & seg.alive_mask()).sum()))
+                    seg_ef = int(np.ceil(max(ef, limit) / max(share, 1e-9)))
+                    if seg_ef >= candidates:
+                        ann = None
                 if ann is None and indexed_only and not small and not exact:
                     continue  # Qdrant's indexed_only: skip large segments without an index
-                plans.append((seg, storage.data, mask, ann))
+                plans.append((seg, storage.data, mask, ann, seg_ef))
         found: list[tuple[float, Segment, int]] = []
         q = quantization
         oversampling = max(float(q.oversampling), 1.0) if q and q.oversampling else 1.0
         rescore = (q is None or q.rescore is None or q.rescore) or bool(q and q.ignore)
-        for seg, data, mask, ann in plans:
+        for seg, data, mask, ann, seg_ef in plans:
             if ann is not None:
                 if ann.quantized:  # int8 codes: oversample, then rescore from originals
                     offs, values = ann.search(query, int(np.ceil(limit * oversampling)), mask,
-                                              ef)
+                                              seg_ef)
                     if rescore and len(offs):
                         values = dist.scores(data, offs, query, distance)
                     order = dist.top_k(values, limit, distance)
                     offs, values = offs[order], values[order]
                 else:
-                    offs, values = ann.search(query, limit, mask, ef)
+                    offs, values = ann.search(query, limit, mask, seg_ef)
                 keep = dist.passes_threshold(values, threshold, distance)
                 found.extend((float(v), seg, int(o))
                              for o, v in zip(offs[keep], values[keep], strict=True))
