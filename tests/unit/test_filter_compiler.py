@@ -18,12 +18,12 @@ import pytest
 from qdrant_client import QdrantClient
 from qdrant_client.http import models
 
+from vectorizer.common.datetimes import parse_datetime
 from vectorizer.common.errors import BadInput
 from vectorizer.filter.compiler import (
     facet_counts,
     filter_mask,
     order_values,
-    parse_datetime,
     point_id_slice,
 )
 

@@ -25,30 +25,27 @@ SipHash-2-4, exactly as Qdrant.
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import re
 import sys
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 from qdrant_client.http import models
 
+from vectorizer.common.datetimes import datetime_micros, to_micros
 from vectorizer.common.errors import BadInput
 from vectorizer.common.json_path import JsonPathError, extract_values, get_values, parse
 from vectorizer.common.point_id import normalize_point_id
 from vectorizer.filter.view import SegmentView
 
-__all__ = ["facet_counts", "filter_mask", "order_values", "parse_datetime", "point_id_slice"]
+__all__ = ["facet_counts", "filter_mask", "order_values", "point_id_slice"]
 
 # Mean Earth radius in meters, as Qdrant uses (IUGG).
 EARTH_RADIUS_M = 6371008.8
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROS_PER_DAY = 86_400_000_000
 
 
 # ---------------------------------------------------------------- public API
@@ -151,105 +148,6 @@ def order_values(segment: SegmentView, key: str, mask: np.ndarray) -> tuple[np.n
 
 # ---------------------------------------------------------------- datetimes
 
-_FAST_DT = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?"
-    r"(Z|[+-]\d{2}:\d{2})?)?)?"
-)
-# Every accepted format starts with `%Y-%m-%d`; anything else is rejected without strptime.
-_DT_PREFIX = re.compile(r"\s*\d{4}-\d{1,2}-[ \d]")
-
-# The formats Qdrant core accepts (lib/segment/src/types.rs), as strptime patterns.
-_DT_FORMATS = (
-    "%Y-%m-%dT%H:%M:%S.%f%z",
-    "%Y-%m-%d %H:%M:%S.%f%z",
-    "%Y-%m-%dT%H:%M:%S%z",
-    "%Y-%m-%d %H:%M:%S%z",
-    "%Y-%m-%dT%H:%M:%S.%f %z",
-    "%Y-%m-%d %H:%M:%S.%f %z",
-    "%Y-%m-%dT%H:%M:%S %z",
-    "%Y-%m-%d %H:%M:%S %z",
-    "%Y-%m-%dT%H:%M:%S.%f",
-    "%Y-%m-%d %H:%M:%S.%f",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d",
-)
-
-
-def _normalize_dt(text: str) -> str:
-    text = text.lstrip()
-    if text.endswith(" UTC"):
-        text = text[: -len(" UTC")] + "+00:00"
-    elif text.endswith("z"):
-        text = text[:-1] + "Z"
-    dot = text.find(".")
-    if dot != -1:
-        end = dot + 1
-        while end < len(text) and text[end].isdigit():
-            end += 1
-        if end - dot > 7:  # keep microseconds, drop finer digits
-            text = text[: dot + 7] + text[end:]
-    return text
-
-
-def _strptime_any(text: str) -> datetime | None:
-    for fmt in _DT_FORMATS:
-        try:
-            dt = datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=UTC)
-        return dt
-    return None
-
-
-def parse_datetime(text: str) -> datetime | None:
-    """Parse a payload datetime string leniently, as Qdrant does; naive means UTC."""
-    m = _FAST_DT.fullmatch(text)
-    if m is not None:
-        try:
-            y, mo, d, hh, mi, ss, frac, tz = m.groups()
-            tzinfo: timezone = UTC
-            if tz is not None and tz != "Z":
-                sign = -1 if tz[0] == "-" else 1
-                off_h, off_m = int(tz[1:3]), int(tz[4:6])
-                if off_m < 60:
-                    tzinfo = timezone(sign * timedelta(hours=off_h, minutes=off_m))
-                else:
-                    raise ValueError(tz)
-            micro = int(frac.ljust(6, "0")) if frac else 0
-            return datetime(int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0),
-                            micro, tzinfo=tzinfo)
-        except ValueError:
-            pass  # let the slow path decide
-    if _DT_PREFIX.match(text) is None:
-        return None
-    text = _normalize_dt(text)
-    dt = _strptime_any(text)
-    if dt is not None:
-        return dt
-    tail = text[-3:]
-    if len(tail) == 3 and tail[0] in "+-" and tail[1:].isdigit():
-        return _strptime_any(text + ":00")
-    return None
-
-
-def _to_micros(dt: datetime) -> int:
-    if dt.utcoffset() is None:
-        dt = dt.replace(tzinfo=UTC)
-    delta = dt - _EPOCH
-    return delta.days * _MICROS_PER_DAY + delta.seconds * 1_000_000 + delta.microseconds
-
-
-@functools.lru_cache(maxsize=65536)
-def datetime_micros(text: str) -> int | None:
-    """Microseconds since the epoch of a payload datetime string, or None if it is not one."""
-    dt = parse_datetime(text)
-    return None if dt is None else _to_micros(dt)
-
 
 def _bound_micros(bound: datetime | date | str | None) -> int | None:
     if bound is None:
@@ -259,9 +157,7 @@ def _bound_micros(bound: datetime | date | str | None) -> int | None:
         if micros is None:
             raise BadInput(f"Invalid datetime: {bound}")
         return micros
-    if isinstance(bound, date) and not isinstance(bound, datetime):
-        bound = datetime.combine(bound, datetime.min.time())
-    return _to_micros(bound)
+    return to_micros(bound)
 
 
 # ---------------------------------------------------------------- slices (SipHash-2-4)

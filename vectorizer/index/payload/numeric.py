@@ -17,108 +17,23 @@ ascending, for order_by (datetimes as float seconds).
 from __future__ import annotations
 
 import math
-import re
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 from qdrant_client.http import models
 
+from vectorizer.common.datetimes import parse_datetime, to_micros
 from vectorizer.index.payload.entry_index import EntryIndex, Ids, SortedColumn
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
-
-_DATETIME_FORMATS = (
-    "%Y-%m-%dT%H:%M:%S.%f%z",
-    "%Y-%m-%d %H:%M:%S.%f%z",
-    "%Y-%m-%dT%H:%M:%S%z",
-    "%Y-%m-%d %H:%M:%S%z",
-    "%Y-%m-%dT%H:%M:%S.%f %z",
-    "%Y-%m-%d %H:%M:%S.%f %z",
-    "%Y-%m-%dT%H:%M:%S %z",
-    "%Y-%m-%d %H:%M:%S %z",
-    "%Y-%m-%dT%H:%M:%S.%f",
-    "%Y-%m-%d %H:%M:%S.%f",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d",
-)
-_CANONICAL = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})?\Z"
-)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
-
-
-def _normalize_datetime_str(text: str) -> str:
-    text = text.lstrip()
-    if text.endswith(" UTC"):
-        text = text[: -len(" UTC")] + "+00:00"
-    elif text.endswith("z"):
-        text = text[:-1] + "Z"
-    dot = text.find(".")
-    if dot != -1:
-        end = dot + 1
-        while end < len(text) and text[end].isdigit():
-            end += 1
-        if end - dot > 7:  # more than microseconds: truncate
-            text = text[: dot + 7] + text[end:]
-    return text
-
-
-def _strptime_any(text: str) -> datetime | None:
-    for fmt in _DATETIME_FORMATS:
-        try:
-            dt = datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=UTC)
-        return dt
-    return None
-
-
-def parse_datetime(text: str) -> datetime | None:
-    """Parse a payload datetime string the way Qdrant does (aware, UTC if naive)."""
-    if not isinstance(text, str):
-        return None
-    text = _normalize_datetime_str(text)
-    dt: datetime | None = None
-    if _CANONICAL.match(text):
-        try:
-            dt = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=UTC)
-        return dt
-    if dt is None:
-        dt = _strptime_any(text)
-    if dt is None:
-        tail = text[-3:]
-        if len(tail) == 3 and tail[0] in "+-" and tail[1:].isdigit():
-            dt = _strptime_any(text + ":00")
-    return dt
-
-
-def datetime_to_us(dt: datetime | date) -> int:
-    """Microseconds since the Unix epoch; naive datetimes and dates are UTC."""
-    if not isinstance(dt, datetime):
-        dt = datetime.combine(dt, datetime.min.time())
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return (dt - _EPOCH) // _US
-
 
 def parse_datetime_us(text: Any) -> int | None:
     """A payload value as microseconds since the epoch, or None if it is not a datetime."""
     dt = parse_datetime(text) if isinstance(text, str) else None
     if dt is None:
         return None
-    us = datetime_to_us(dt)
+    us = to_micros(dt)
     return us if INT64_MIN <= us <= INT64_MAX else None
 
 
@@ -440,5 +355,5 @@ def _bound_us(bound: Any) -> int:
         dt = parse_datetime(bound)
         if dt is None:
             raise ValueError(f"invalid datetime {bound!r}")
-        return datetime_to_us(dt)
-    return datetime_to_us(bound)
+        return to_micros(dt)
+    return to_micros(bound)
