@@ -15,6 +15,7 @@ import orjson
 from qdrant_client.http import models
 
 from vectorizer.common.point_id import PointId
+from vectorizer.index.payload.field_indexes import PARAMS_BY_TYPE
 
 SparseValue = tuple[np.ndarray, np.ndarray]  # (indices uint32 sorted, values float32)
 
@@ -320,25 +321,13 @@ def decode_operation(raw: bytes) -> Operation:
     raise ValueError(f"unknown WAL operation kind {kind!r}")
 
 
-_PARAMS_BY_TYPE: dict[str, type] = {
-    "keyword": models.KeywordIndexParams,
-    "integer": models.IntegerIndexParams,
-    "float": models.FloatIndexParams,
-    "geo": models.GeoIndexParams,
-    "text": models.TextIndexParams,
-    "bool": models.BoolIndexParams,
-    "datetime": models.DatetimeIndexParams,
-    "uuid": models.UuidIndexParams,
-}
-
-
 def parse_field_schema(data: Any) -> Any:
     """Parse a `field_schema` value (a type name or a params object) into a model."""
     if isinstance(data, str):
         return models.PayloadSchemaType(data)
     if isinstance(data, dict):
         kind = data.get("type")
-        cls = _PARAMS_BY_TYPE.get(kind) if isinstance(kind, str) else None
+        cls = PARAMS_BY_TYPE.get(kind) if isinstance(kind, str) else None
         if cls is None:
             raise ValueError(f"unknown payload index type {kind!r}")
         return cls.model_validate(data)

@@ -41,12 +41,9 @@ from vectorizer.common.errors import BadInput
 from vectorizer.common.json_path import JsonPathError, extract_values, get_values, parse
 from vectorizer.common.point_id import normalize_point_id
 from vectorizer.filter.view import SegmentView
+from vectorizer.index.payload.geo import geo_condition_mask
 
 __all__ = ["facet_counts", "filter_mask", "order_values", "point_id_slice"]
-
-# Mean Earth radius in meters, as Qdrant uses (IUGG).
-EARTH_RADIUS_M = 6371008.8
-
 
 # ---------------------------------------------------------------- public API
 
@@ -386,60 +383,6 @@ def _is_geo_point(v: Any) -> bool:
             and math.isfinite(lat) and math.isfinite(lon))
 
 
-def _in_ring(px: np.ndarray, py: np.ndarray, ring: list[tuple[float, float]],
-             ignore_boundary: bool) -> np.ndarray:
-    """Ray casting (x = lat, y = lon) over many points; boundary points -> not ignore_boundary."""
-    if ring[0][0] == ring[-1][0] and ring[0][1] == ring[-1][1]:
-        ring = ring[:-1]
-    inside = np.zeros(len(px), dtype=bool)
-    boundary = np.zeros(len(px), dtype=bool)
-    j = len(ring) - 1
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for i in range(len(ring)):
-            xi, yi = ring[i]
-            xj, yj = ring[j]
-            on_edge = ((py * (xi - xj) + yi * (xj - px) + yj * (px - xi) == 0)
-                       & ((xi - px) * (xj - px) <= 0) & ((yi - py) * (yj - py) <= 0))
-            boundary |= on_edge
-            crosses = (yi > py) != (yj > py)
-            if yj != yi:
-                crosses &= px < (xj - xi) * (py - yi) / (yj - yi) + xi
-            else:
-                crosses[:] = False
-            inside ^= crosses
-            j = i
-    return np.where(boundary, not ignore_boundary, inside)
-
-
-def _geo_mask(cond: models.FieldCondition, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    if cond.geo_radius is not None:
-        c = cond.geo_radius.center
-        lon1, lat1 = np.radians(lon), np.radians(lat)
-        lon2, lat2 = math.radians(c.lon), math.radians(c.lat)
-        dlon = lon2 - lon1
-        dlat = lat2 - lat1
-        a = np.sin(dlat / 2) ** 2 + np.cos(lat1) * math.cos(lat2) * np.sin(dlon / 2) ** 2
-        dist = EARTH_RADIUS_M * (2 * np.arcsin(np.sqrt(np.minimum(a, 1.0))))
-        return dist < cond.geo_radius.radius
-    if cond.geo_bounding_box is not None:
-        tl, br = cond.geo_bounding_box.top_left, cond.geo_bounding_box.bottom_right
-        if tl.lon > br.lon:  # crosses the anti-meridian
-            lon_ok = (lon > tl.lon) | (lon < br.lon)
-        else:
-            lon_ok = (tl.lon < lon) & (lon < br.lon)
-        return lon_ok & (tl.lat > lat) & (lat > br.lat)
-    poly = cond.geo_polygon
-    assert poly is not None
-    exterior = [(p.lat, p.lon) for p in poly.exterior.points]
-    result = _in_ring(lat, lon, exterior, True)
-    for interior in poly.interiors or []:
-        if not result.any():
-            break
-        ring = [(p.lat, p.lon) for p in interior.points]
-        result &= ~_in_ring(lat, lon, ring, False)
-    return result
-
-
 def _value_counts_ok(vc: models.ValuesCount, values: list[Any]) -> bool:
     if all(v is None for v in values):
         counts = [0]
@@ -743,6 +686,6 @@ class _Evaluator:
                     lons.append(v["lon"])
         if not owners:
             return self.zeros()
-        hit = _geo_mask(cond, np.asarray(lats, dtype=np.float64),
-                        np.asarray(lons, dtype=np.float64))
+        hit = geo_condition_mask(cond, np.asarray(lats, dtype=np.float64),
+                                 np.asarray(lons, dtype=np.float64))
         return self._hits(np.asarray(owners, dtype=np.int64)[hit].tolist())

@@ -61,6 +61,27 @@ def nested_path(params: Any, key: str | None = None) -> str | None:
     return nested
 
 
+def encode_strings(flat: list[str]) -> dict[str, np.ndarray]:
+    """Strings as one UTF-8 blob plus lengths (the `_encode` of string-valued indexes)."""
+    encoded = [v.encode("utf-8", "surrogatepass") for v in flat]
+    blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    lens = np.asarray([len(b) for b in encoded], dtype=np.int64)
+    return {"utf8": blob, "utf8_lens": lens}
+
+
+def decode_strings(arrays: dict[str, np.ndarray], count: int) -> list[str]:
+    """Inverse of `encode_strings`."""
+    if count == 0:
+        return []
+    blob = arrays["utf8"].tobytes()
+    out: list[str] = []
+    pos = 0
+    for ln in arrays["utf8_lens"].tolist():
+        out.append(blob[pos:pos + ln].decode("utf-8", "surrogatepass"))
+        pos += ln
+    return out
+
+
 class EntryIndex(FieldIndex):
     """A field index over entries; see the module docstring."""
 

@@ -71,6 +71,28 @@ def points_in_polygon(lat: np.ndarray, lon: np.ndarray, polygon: models.GeoPolyg
     return mask
 
 
+def geo_condition_mask(condition: models.FieldCondition, lat: np.ndarray,
+                       lon: np.ndarray) -> np.ndarray | None:
+    """Which points satisfy the condition's geo_bounding_box / geo_radius / geo_polygon.
+
+    Shared by this index and the filter evaluator's payload scan.  None if the
+    condition has no geo part.
+    """
+    if condition.geo_bounding_box is not None:
+        tl, br = condition.geo_bounding_box.top_left, condition.geo_bounding_box.bottom_right
+        if tl.lon > br.lon:  # crosses the anti-meridian
+            lon_ok = (lon > tl.lon) | (lon < br.lon)
+        else:
+            lon_ok = (lon > tl.lon) & (lon < br.lon)
+        return lon_ok & (lat < tl.lat) & (lat > br.lat)
+    if condition.geo_radius is not None:
+        rad = condition.geo_radius
+        return haversine_m(lat, lon, rad.center.lat, rad.center.lon) < rad.radius
+    if condition.geo_polygon is not None:
+        return points_in_polygon(lat, lon, condition.geo_polygon)
+    return None
+
+
 class GeoIndex(EntryIndex):
     """Growable coordinate arrays with tombstones, compacted when half dead."""
 
@@ -174,23 +196,10 @@ class GeoIndex(EntryIndex):
             return None
         n = self._size
         lat, lon, alive = self._lat[:n], self._lon[:n], self._alive[:n]
-        if condition.geo_bounding_box is not None:
-            box = condition.geo_bounding_box
-            tl, br = box.top_left, box.bottom_right
-            if tl.lon > br.lon:
-                lon_ok = (lon > tl.lon) | (lon < br.lon)
-            else:
-                lon_ok = (lon > tl.lon) & (lon < br.lon)
-            sel = alive & lon_ok & (lat < tl.lat) & (lat > br.lat)
-        elif condition.geo_radius is not None:
-            rad = condition.geo_radius
-            sel = alive.copy()
-            idx = np.flatnonzero(sel)
-            sel[idx] = haversine_m(lat[idx], lon[idx], rad.center.lat, rad.center.lon) < rad.radius
-        elif condition.geo_polygon is not None:
-            sel = alive.copy()
-            idx = np.flatnonzero(sel)
-            sel[idx] = points_in_polygon(lat[idx], lon[idx], condition.geo_polygon)
-        else:
+        idx = np.flatnonzero(alive)
+        hit = geo_condition_mask(condition, lat[idx], lon[idx])
+        if hit is None:
             return None
+        sel = np.zeros(n, dtype=bool)
+        sel[idx] = hit
         return self._ids[:n][sel]

@@ -19,7 +19,13 @@ import numpy as np
 from pyroaring import BitMap
 from qdrant_client.http import models
 
-from vectorizer.index.payload.entry_index import EntryIndex, Ids, bitmap_to_array
+from vectorizer.index.payload.entry_index import (
+    EntryIndex,
+    Ids,
+    bitmap_to_array,
+    decode_strings,
+    encode_strings,
+)
 
 
 class KeywordIndex(EntryIndex):
@@ -72,21 +78,10 @@ class KeywordIndex(EntryIndex):
                     self._sorted_keys = None
 
     def _encode(self, flat: list[Any]) -> dict[str, np.ndarray]:
-        encoded = [v.encode("utf-8", "surrogatepass") for v in flat]
-        blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-        lens = np.asarray([len(b) for b in encoded], dtype=np.int64)
-        return {"utf8": blob, "utf8_lens": lens}
+        return encode_strings(flat)
 
     def _decode(self, arrays: dict[str, np.ndarray], count: int) -> list[Any]:
-        if count == 0:
-            return []
-        blob = arrays["utf8"].tobytes()
-        out: list[Any] = []
-        pos = 0
-        for ln in arrays["utf8_lens"].tolist():
-            out.append(blob[pos:pos + ln].decode("utf-8", "surrogatepass"))
-            pos += ln
-        return out
+        return decode_strings(arrays, count)
 
     def _bulk_insert(self, eids: np.ndarray, lens: np.ndarray,
                      arrays: dict[str, np.ndarray]) -> None:

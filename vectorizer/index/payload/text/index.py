@@ -35,7 +35,13 @@ import numpy as np
 from pyroaring import BitMap
 from qdrant_client.http import models
 
-from vectorizer.index.payload.entry_index import EntryIndex, Ids, bitmap_to_array
+from vectorizer.index.payload.entry_index import (
+    EntryIndex,
+    Ids,
+    bitmap_to_array,
+    decode_strings,
+    encode_strings,
+)
 from vectorizer.index.payload.text.tokenizer import Tokenizer
 
 DEFAULT_K1 = 1.2
@@ -150,21 +156,10 @@ class TextIndex(EntryIndex):
             self._total_len -= length
 
     def _encode(self, flat: list[Any]) -> dict[str, np.ndarray]:
-        encoded = [v.encode("utf-8", "surrogatepass") for v in flat]
-        blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-        lens = np.asarray([len(b) for b in encoded], dtype=np.int64)
-        return {"utf8": blob, "utf8_lens": lens}
+        return encode_strings(flat)
 
     def _decode(self, arrays: dict[str, np.ndarray], count: int) -> list[Any]:
-        if count == 0:
-            return []
-        blob = arrays["utf8"].tobytes()
-        out: list[Any] = []
-        pos = 0
-        for ln in arrays["utf8_lens"].tolist():
-            out.append(blob[pos:pos + ln].decode("utf-8", "surrogatepass"))
-            pos += ln
-        return out
+        return decode_strings(arrays, count)
 
     # ------------------------------------------------------------ matching
 
