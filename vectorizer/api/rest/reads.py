@@ -22,7 +22,8 @@ def _point_id(raw: Any) -> Any:
         raise FormatError(f"Format error in JSON body: {exc}") from None
 
 
-def _selectors(body: dict[str, Any], payload_default: bool) -> tuple[Any, Any]:
+def body_selectors(body: dict[str, Any], payload_default: bool) -> tuple[Any, Any]:
+    """`with_payload` / `with_vector` of a request body as selector functions."""
     raw_payload = body.get("with_payload", payload_default)
     try:
         return (payload_selector(raw_payload),
@@ -36,7 +37,7 @@ async def retrieve_points(request: Request) -> Any:
     body = await json_body(request)
     model = parse_model(models.PointRequest, body)
     ids = [_point_id(i) for i in model.ids]
-    with_payload, with_vectors = _selectors(body, True)
+    with_payload, with_vectors = body_selectors(body, True)
     col = collection_of(request)
     return await run(col.retrieve, ids, with_payload, with_vectors, body.get("shard_key"))
 
@@ -64,7 +65,7 @@ async def scroll_points(request: Request) -> Any:
         raise ValidationError(
             f"Validation error in JSON body: [limit: value {limit} invalid, must be 1 or larger]"
         )
-    with_payload, with_vectors = _selectors(body, True)
+    with_payload, with_vectors = body_selectors(body, True)
     col = collection_of(request)
     if model.order_by is not None:
         order_by = model.order_by

@@ -1,11 +1,13 @@
-"""REST handlers for the classic search endpoints: `/points/search` and `/points/search/batch`.
+"""REST handlers for the classic search endpoints: search, recommend, discover (each with
+`/batch`), search and recommend groups, and the distance matrix.
 
-Served even though Qdrant's newest spec hides them (their schemas are in the 1.18
-spec): much existing Qdrant code still calls them.
+Served even though Qdrant's newest spec hides most of them (their schemas are in the
+1.18 spec): much existing Qdrant code still calls them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,12 +17,13 @@ from starlette.routing import Route
 
 from vectorizer.api.rest.envelope import endpoint, json_body, parse_model, run
 from vectorizer.api.rest.points import collection_of
+from vectorizer.api.rest.reads import body_selectors
 from vectorizer.collection.collection import Collection
 from vectorizer.collection.config import DEFAULT_VECTOR
 from vectorizer.collection.groups import group_hits
-from vectorizer.collection.payload_selector import payload_selector, vector_selector
+from vectorizer.collection.payload_selector import payload_selector
 from vectorizer.collection.recommend import discover, recommend
-from vectorizer.common.errors import BadInput, FormatError
+from vectorizer.common.errors import BadInput
 
 
 class NamedVector(BaseModel):
@@ -93,16 +96,28 @@ class RecommendRequestBatch(BaseModel):
     searches: list[RecommendRequest]
 
 
+def _lookup(toc: Any, request: Any) -> tuple[Collection | None, str | None]:
+    """The `lookup_from` collection and vector name of a request, if it has one."""
+    where = request.lookup_from
+    return (toc.get(where.collection), where.vector) if where else (None, None)
+
+
+def _recommend_page(toc: Any, col: Collection, raw: dict[str, Any],
+                    request: RecommendRequest | RecommendGroupsRequest, limit: int, offset: int,
+                    with_payload: Any, with_vectors: Any) -> list[dict[str, Any]]:
+    lookup, lookup_vector = _lookup(toc, request)
+    return recommend(
+        col, lookup, lookup_vector, request.using or DEFAULT_VECTOR, request.positive,
+        request.negative, request.strategy.value if request.strategy else None,
+        request.filter, limit, offset, request.score_threshold, with_payload, with_vectors,
+        raw.get("shard_key"), request.params)
+
+
 def run_recommend(toc: Any, col: Collection, raw: dict[str, Any], request: RecommendRequest,
                   ) -> list[dict[str, Any]]:
-    with_payload, with_vectors = _selectors(raw)
-    lookup = toc.get(request.lookup_from.collection) if request.lookup_from else None
-    return recommend(
-        col, lookup, request.lookup_from.vector if request.lookup_from else None,
-        request.using or DEFAULT_VECTOR, request.positive, request.negative,
-        request.strategy.value if request.strategy else None, request.filter, request.limit,
-        request.offset or 0, request.score_threshold, with_payload, with_vectors,
-        raw.get("shard_key"), request.params)
+    with_payload, with_vectors = body_selectors(raw, False)
+    return _recommend_page(toc, col, raw, request, request.limit, request.offset or 0,
+                           with_payload, with_vectors)
 
 
 class ContextExamplePair(BaseModel):
@@ -137,13 +152,12 @@ class DiscoverRequestBatch(BaseModel):
 
 def run_discover(toc: Any, col: Collection, raw: dict[str, Any], request: DiscoverRequest,
                  ) -> list[dict[str, Any]]:
-    with_payload, with_vectors = _selectors(raw)
-    lookup = toc.get(request.lookup_from.collection) if request.lookup_from else None
+    with_payload, with_vectors = body_selectors(raw, False)
+    lookup, lookup_vector = _lookup(toc, request)
     pairs = [(p.positive, p.negative) for p in request.context or []]
-    return discover(col, lookup, request.lookup_from.vector if request.lookup_from else None,
-                    request.using or DEFAULT_VECTOR, request.target, pairs, request.filter,
-                    request.limit, request.offset or 0, with_payload, with_vectors,
-                    raw.get("shard_key"))
+    return discover(col, lookup, lookup_vector, request.using or DEFAULT_VECTOR,
+                    request.target, pairs, request.filter, request.limit,
+                    request.offset or 0, with_payload, with_vectors, raw.get("shard_key"))
 
 
 class WithLookup(BaseModel):
@@ -195,24 +209,14 @@ class RecommendGroupsRequest(_GroupsFields):
 
 def run_groups(toc: Any, col: Collection, raw: dict[str, Any],
                request: SearchGroupsRequest | RecommendGroupsRequest) -> dict[str, Any]:
-    select_payload, with_vectors = _selectors(raw)
+    select_payload, with_vectors = body_selectors(raw, False)
     full = payload_selector(True)
-    if isinstance(request, SearchGroupsRequest):
-        name, query = _named_query(request.vector)
 
-        def fetch(n: int) -> list[dict[str, Any]]:
-            return col.search(name, query, request.filter, n, 0, request.score_threshold, full,
-                              with_vectors, raw.get("shard_key"), request.params)
-    else:
-        lookup_col = toc.get(request.lookup_from.collection) if request.lookup_from else None
+    def fetch(n: int) -> list[dict[str, Any]]:
+        if isinstance(request, SearchGroupsRequest):
+            return _search_page(col, raw, request, n, 0, full, with_vectors)
+        return _recommend_page(toc, col, raw, request, n, 0, full, with_vectors)
 
-        def fetch(n: int) -> list[dict[str, Any]]:
-            return recommend(
-                col, lookup_col, request.lookup_from.vector if request.lookup_from else None,
-                request.using or DEFAULT_VECTOR, request.positive, request.negative,
-                request.strategy.value if request.strategy else None, request.filter, n, 0,
-                request.score_threshold, full, with_vectors, raw.get("shard_key"),
-                request.params)
     groups = group_hits(fetch, request.group_by, request.limit, request.group_size,
                         select_payload)
     if request.with_lookup is not None:
@@ -221,21 +225,13 @@ def run_groups(toc: Any, col: Collection, raw: dict[str, Any],
             spec = WithLookup(collection=spec)
         target = toc.get(spec.collection)
         raw_lookup = raw["with_lookup"] if isinstance(raw["with_lookup"], dict) else {}
-        lookup_payload, lookup_vectors = _selectors(
+        lookup_payload, lookup_vectors = body_selectors(
             {"with_payload": raw_lookup.get("with_payload", True),
-             "with_vector": raw_lookup.get("with_vectors", False)})
+             "with_vector": raw_lookup.get("with_vectors", False)}, True)
         for group in groups:
             found = target.retrieve([group["id"]], lookup_payload, lookup_vectors)
             group["lookup"] = found[0] if found else None
     return {"groups": groups}
-
-
-def _selectors(raw: dict[str, Any]) -> tuple[Any, Any]:
-    try:
-        return (payload_selector(raw.get("with_payload", False)),
-                vector_selector(raw.get("with_vector", raw.get("with_vectors", False))))
-    except ValueError as exc:
-        raise FormatError(f"Format error in JSON body: {exc}") from None
 
 
 def _named_query(vector: Any) -> tuple[str, list[float]]:
@@ -247,87 +243,52 @@ def _named_query(vector: Any) -> tuple[str, list[float]]:
                    "Query API")
 
 
-def run_search(col: Collection, raw: dict[str, Any], request: SearchRequest,
-               ) -> list[dict[str, Any]]:
+def _search_page(col: Collection, raw: dict[str, Any],
+                 request: SearchRequest | SearchGroupsRequest, limit: int, offset: int,
+                 with_payload: Any, with_vectors: Any) -> list[dict[str, Any]]:
     name, query = _named_query(request.vector)
-    with_payload, with_vectors = _selectors(raw)
-    return col.search(name, query, request.filter, request.limit, request.offset or 0,
-                      request.score_threshold, with_payload, with_vectors,
-                      raw.get("shard_key"), request.params)
+    return col.search(name, query, request.filter, limit, offset, request.score_threshold,
+                      with_payload, with_vectors, raw.get("shard_key"), request.params)
 
 
-@endpoint
-async def search_points(request: Request) -> Any:
-    raw = await json_body(request)
-    model = parse_model(SearchRequest, raw)
-    return await run(run_search, collection_of(request), raw, model)
+def run_search(toc: Any, col: Collection, raw: dict[str, Any], request: SearchRequest,
+               ) -> list[dict[str, Any]]:
+    with_payload, with_vectors = body_selectors(raw, False)
+    return _search_page(col, raw, request, request.limit, request.offset or 0, with_payload,
+                        with_vectors)
 
 
-@endpoint
-async def search_batch(request: Request) -> Any:
-    raw = await json_body(request)
-    model = parse_model(SearchRequestBatch, raw)
-    col = collection_of(request)
-
-    def all_searches() -> list[list[dict[str, Any]]]:
-        return [run_search(col, raw_one, one)
-                for raw_one, one in zip(raw["searches"], model.searches, strict=True)]
-
-    return await run(all_searches)
+Runner = Callable[[Any, Collection, dict[str, Any], Any], Any]
 
 
-@endpoint
-async def recommend_points(request: Request) -> Any:
-    raw = await json_body(request)
-    model = parse_model(RecommendRequest, raw)
-    return await run(run_recommend, request.app.state.toc, collection_of(request), raw, model)
+def _single(model: type[BaseModel], runner: Runner) -> Callable[[Request], Awaitable[Any]]:
+    """A handler parsing one request of `model` and answering with `runner`."""
+
+    @endpoint
+    async def handler(request: Request) -> Any:
+        raw = await json_body(request)
+        parsed = parse_model(model, raw)
+        return await run(runner, request.app.state.toc, collection_of(request), raw, parsed)
+
+    return handler
 
 
-@endpoint
-async def recommend_batch(request: Request) -> Any:
-    raw = await json_body(request)
-    model = parse_model(RecommendRequestBatch, raw)
-    col, toc = collection_of(request), request.app.state.toc
+def _batch(model: type[BaseModel], runner: Runner) -> Callable[[Request], Awaitable[Any]]:
+    """A handler for `{"searches": [...]}` bodies: `runner` on each, answers in order."""
 
-    def all_requests() -> list[list[dict[str, Any]]]:
-        return [run_recommend(toc, col, raw_one, one)
-                for raw_one, one in zip(raw["searches"], model.searches, strict=True)]
+    @endpoint
+    async def handler(request: Request) -> Any:
+        raw = await json_body(request)
+        parsed = parse_model(model, raw)
+        toc, col = request.app.state.toc, collection_of(request)
 
-    return await run(all_requests)
+        def answer_all() -> list[Any]:
+            return [runner(toc, col, raw_one, one)
+                    for raw_one, one in zip(raw["searches"], parsed.searches, strict=True)]
 
+        return await run(answer_all)
 
-@endpoint
-async def discover_points(request: Request) -> Any:
-    raw = await json_body(request)
-    model = parse_model(DiscoverRequest, raw)
-    return await run(run_discover, request.app.state.toc, collection_of(request), raw, model)
-
-
-@endpoint
-async def discover_batch(request: Request) -> Any:
-    raw = await json_body(request)
-    model = parse_model(DiscoverRequestBatch, raw)
-    col, toc = collection_of(request), request.app.state.toc
-
-    def all_requests() -> list[list[dict[str, Any]]]:
-        return [run_discover(toc, col, raw_one, one)
-                for raw_one, one in zip(raw["searches"], model.searches, strict=True)]
-
-    return await run(all_requests)
-
-
-@endpoint
-async def search_groups(request: Request) -> Any:
-    raw = await json_body(request)
-    model = parse_model(SearchGroupsRequest, raw)
-    return await run(run_groups, request.app.state.toc, collection_of(request), raw, model)
-
-
-@endpoint
-async def recommend_groups(request: Request) -> Any:
-    raw = await json_body(request)
-    model = parse_model(RecommendGroupsRequest, raw)
-    return await run(run_groups, request.app.state.toc, collection_of(request), raw, model)
+    return handler
 
 
 def _matrix(col: Collection, raw: dict[str, Any]) -> tuple[list, list]:
@@ -354,23 +315,18 @@ async def matrix_offsets(request: Request) -> Any:
             "scores": [sc for _i, _j, sc in flat], "ids": ids}
 
 
+P = "/collections/{collection_name}/points"
 ROUTES = [
-    Route("/collections/{collection_name}/points/search/matrix/pairs", matrix_pairs,
+    Route(P + "/search", _single(SearchRequest, run_search), methods=["POST"]),
+    Route(P + "/search/batch", _batch(SearchRequestBatch, run_search), methods=["POST"]),
+    Route(P + "/search/groups", _single(SearchGroupsRequest, run_groups), methods=["POST"]),
+    Route(P + "/recommend", _single(RecommendRequest, run_recommend), methods=["POST"]),
+    Route(P + "/recommend/batch", _batch(RecommendRequestBatch, run_recommend),
           methods=["POST"]),
-    Route("/collections/{collection_name}/points/search/matrix/offsets", matrix_offsets,
+    Route(P + "/recommend/groups", _single(RecommendGroupsRequest, run_groups),
           methods=["POST"]),
-    Route("/collections/{collection_name}/points/search/groups", search_groups,
-          methods=["POST"]),
-    Route("/collections/{collection_name}/points/recommend/groups", recommend_groups,
-          methods=["POST"]),
-    Route("/collections/{collection_name}/points/discover", discover_points, methods=["POST"]),
-    Route("/collections/{collection_name}/points/discover/batch", discover_batch,
-          methods=["POST"]),
-    Route("/collections/{collection_name}/points/recommend", recommend_points,
-          methods=["POST"]),
-    Route("/collections/{collection_name}/points/recommend/batch", recommend_batch,
-          methods=["POST"]),
-    Route("/collections/{collection_name}/points/search", search_points, methods=["POST"]),
-    Route("/collections/{collection_name}/points/search/batch", search_batch,
-          methods=["POST"]),
+    Route(P + "/discover", _single(DiscoverRequest, run_discover), methods=["POST"]),
+    Route(P + "/discover/batch", _batch(DiscoverRequestBatch, run_discover), methods=["POST"]),
+    Route(P + "/search/matrix/pairs", matrix_pairs, methods=["POST"]),
+    Route(P + "/search/matrix/offsets", matrix_offsets, methods=["POST"]),
 ]
