@@ -54,6 +54,23 @@ class _SortedIndex(EntryIndex):
         super().__init__(params)
         self._col = SortedColumn(self.dtype)
 
+    def _convert(self, value: Any) -> Any:
+        """The stored form of one non-null payload value, or None if it does not belong."""
+        raise NotImplementedError
+
+    def _normalize(self, values: list[Any]) -> tuple[list[Any], bool]:
+        stored: list[Any] = []
+        other = False
+        for v in values:
+            if v is None:
+                continue
+            converted = self._convert(v)
+            if converted is None:
+                other = True
+            else:
+                stored.append(converted)
+        return stored, other
+
     def _insert(self, eid: int, values: list[Any]) -> None:
         self._col.add(eid, values)
 
@@ -283,19 +300,12 @@ class FloatIndex(_SortedIndex):
     kind = "float"
     dtype = np.float64
 
-    def _normalize(self, values: list[Any]) -> tuple[list[Any], bool]:
-        stored: list[Any] = []
-        other = False
-        for v in values:
-            if v is None:
-                continue
-            if _is_number(v):
-                f = float(v)
-                if not math.isnan(f):
-                    stored.append(f)
-                    continue
-            other = True
-        return stored, other
+    def _convert(self, value: Any) -> float | None:
+        if _is_number(value):
+            f = float(value)
+            if not math.isnan(f):
+                return f
+        return None
 
     def _match(self, condition: models.FieldCondition) -> Ids | None:
         rng = condition.range
@@ -313,18 +323,8 @@ class DatetimeIndex(_SortedIndex):
     kind = "datetime"
     dtype = np.int64
 
-    def _normalize(self, values: list[Any]) -> tuple[list[Any], bool]:
-        stored: list[Any] = []
-        other = False
-        for v in values:
-            if v is None:
-                continue
-            us = parse_datetime_us(v)
-            if us is None:
-                other = True
-            else:
-                stored.append(us)
-        return stored, other
+    def _convert(self, value: Any) -> int | None:
+        return parse_datetime_us(value)
 
     def _scale(self) -> float:
         return 1e6
