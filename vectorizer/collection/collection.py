@@ -477,7 +477,7 @@ class Collection:
         """Qdrant's distance matrix: `sample` random matching points, sorted by id, and for
         each its `limit` nearest others among the sample as (row index, score)."""
         params = self.dense_params(vector_name)
-        candidates: list[tuple[PointId, np.ndarray]] = []
+        parts: list[tuple[Any, np.ndarray, np.ndarray]] = []  # (segment, vectors, offsets)
         for shard_id in self.read_shards(shard_key):
             shard = self.shards[shard_id]
             with shard.lock:
@@ -485,13 +485,18 @@ class Collection:
                     storage = seg.vectors.get(vector_name)
                     if storage is None or not len(offs):
                         continue
-                    offs = offs[storage.present_mask(seg.num_offsets)[offs]]
-                    candidates.extend((seg.ids[o], storage.data[o].astype(np.float32))
-                                      for o in offs.tolist())
-        if len(candidates) > sample:
-            rng = np.random.default_rng()
-            picked = rng.choice(len(candidates), size=sample, replace=False)
-            candidates = [candidates[i] for i in picked]
+                    parts.append((seg, storage.data,
+                                  offs[storage.present_mask(seg.num_offsets)[offs]]))
+        total = sum(len(offs) for _seg, _data, offs in parts)
+        chosen = np.arange(total) if total <= sample else np.sort(
+            np.random.default_rng().choice(total, size=sample, replace=False))
+        candidates: list[tuple[PointId, np.ndarray]] = []
+        start = 0
+        for seg, data, offs in parts:  # only the sampled points are read
+            local = chosen[(chosen >= start) & (chosen < start + len(offs))] - start
+            candidates.extend((seg.ids[o], data[o].astype(np.float32))
+                              for o in offs[local].tolist())
+            start += len(offs)
         if len(candidates) < 2:
             return [], []
         candidates.sort(key=lambda c: point_id_sort_key(c[0]))

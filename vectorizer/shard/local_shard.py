@@ -54,8 +54,6 @@ def _write_atomic(path: Path, data: bytes) -> None:
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
-        import os
-
         os.fsync(fh.fileno())
     tmp.replace(path)
     fsync_dir(path.parent)
