@@ -24,6 +24,7 @@ from vectorizer.common.errors import BadInput, BadRequest, NotFound
 from vectorizer.common.point_id import PointId, point_id_sort_key
 from vectorizer.filter.compiler import order_values
 from vectorizer.index import distance as dist
+from vectorizer.index.payload.field_indexes import params_type
 from vectorizer.shard.local_shard import LocalShard, PointRecord
 from vectorizer.shard.wal import fsync_dir
 
@@ -681,10 +682,7 @@ def _facet_sort(value: Any) -> tuple[int, Any]:
 
 
 def _index_type(params: Any) -> str | None:
-    if params is None:
-        return None
-    kind = getattr(params, "type", params)
-    return str(getattr(kind, "value", kind))
+    return None if params is None else params_type(params)
 
 
 def _has_range_index(params: Any) -> bool:

@@ -70,12 +70,10 @@ class LocalShard:
         self.lock = threading.RLock()
         path.mkdir(parents=True, exist_ok=True)
         (path / "segments").mkdir(exist_ok=True)
-        self.segment_dirs: list[str] = []
         self.segments: list[Segment] = []
         self.flushed_op = 0
         # Set by the collection: indexing_threshold_kb and per-vector HNSW params/distance.
         self.index_config: dict[str, Any] = {}
-        self.optimizing = False
         self.running: dict[str, Any] | None = None  # the optimization in progress
         self.completed: list[dict[str, Any]] = []  # finished ones, newest last (bounded)
         self._load_state()
@@ -91,11 +89,11 @@ class LocalShard:
         if state_path.exists():
             state = orjson.loads(state_path.read_bytes())
             self.flushed_op = state["op_num"]
-            self.segment_dirs = state["segments"]
-            self.segments = [load_segment(self.path / "segments" / d) for d in self.segment_dirs]
-            for seg, dir_name in zip(self.segments, self.segment_dirs, strict=True):
+            dirs = state["segments"]
+            self.segments = [load_segment(self.path / "segments" / d) for d in dirs]
+            for seg, dir_name in zip(self.segments, dirs, strict=True):
                 seg.dir_name = dir_name
-        live = set(self.segment_dirs)
+        live = {seg.dir_name for seg in self.segments}
         for child in (self.path / "segments").iterdir():
             if child.name not in live:
                 shutil.rmtree(child, ignore_errors=True)  # leftovers of an interrupted flush
@@ -258,6 +256,11 @@ class LocalShard:
 
     # ------------------------------------------------------------ optimizer
 
+    @property
+    def optimizing(self) -> bool:
+        """True while an optimization (index build, merge, vacuum) runs."""
+        return self.running is not None
+
     def pending_optimizations(self) -> int:
         """How many optimizations this shard is waiting for (seals and index builds)."""
         with self.lock:
@@ -320,7 +323,6 @@ class LocalShard:
             seg, name = todo[0]
             params = self.index_config["vectors"][name]
             data = seg.vectors[name].data[: seg.num_offsets]
-            self.optimizing = True
             self._track_start("config_mismatch" if name in seg.ann else "indexing", seg.uid,
                               [seg])
         error = None
@@ -340,7 +342,6 @@ class LocalShard:
             error = str(exc)
             raise
         finally:
-            self.optimizing = False
             self._track_end(error)
         return True
 
@@ -429,7 +430,6 @@ class LocalShard:
             snapshot.append((src, offs, src.copy_batch(offs), src.versions[offs].copy(),
                              dict(src.indexes.schema())))
             src.changed = set()
-        self.optimizing = True
         merged = Segment(self.specs)
         self._track_start("vacuum" if len(sources) == 1 else "merge", merged.uid, sources)
         self.lock.release()
@@ -451,7 +451,6 @@ class LocalShard:
             self.lock.acquire()
             for src in sources:
                 src.changed = None
-            self.optimizing = False
             self._track_end(str(exc) or type(exc).__name__)
             raise
         self.lock.acquire()
@@ -469,7 +468,6 @@ class LocalShard:
         finally:
             for src in sources:
                 src.changed = None
-            self.optimizing = False
             self._track_end(None)
         return True
 
@@ -546,7 +544,6 @@ class LocalShard:
             for child in (self.path / "segments").iterdir():
                 if child.name not in live:  # replaced, merged away, or an old copy
                     shutil.rmtree(child, ignore_errors=True)
-            self.segment_dirs = new_dirs
             for seg, dir_name in zip(self.segments, new_dirs, strict=True):
                 seg.dirty = False
                 seg.dir_name = dir_name
