@@ -8,6 +8,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -186,26 +187,24 @@ class TableOfContents:
 
     # ------------------------------------------------------------ maintenance
 
-    def flush_all(self) -> None:
+    def _on_each_collection(self, action: str, work: Callable[[Collection], Any]) -> list[Any]:
+        """Run `work` on every collection; one failing collection does not stop the others."""
         with self.lock:
             cols = list(self.collections.values())
+        results = []
         for col in cols:
             try:
-                col.flush()
-            except Exception:  # a failing flush must not stop the others
-                log.exception("flush of collection %s failed", col.name)
+                results.append(work(col))
+            except Exception:
+                log.exception("%s of collection %s failed", action, col.name)
+        return results
+
+    def flush_all(self) -> None:
+        self._on_each_collection("flush", Collection.flush)
 
     def optimize_all(self) -> bool:
         """One optimizer step over every collection; True if any work was done."""
-        with self.lock:
-            cols = list(self.collections.values())
-        did = False
-        for col in cols:
-            try:
-                did = col.optimize() or did
-            except Exception:  # one failing optimization must not stop the others
-                log.exception("optimization of collection %s failed", col.name)
-        return did
+        return any(self._on_each_collection("optimization", Collection.optimize))
 
     def close(self) -> None:
         with self.lock:
