@@ -17,12 +17,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vectorizer.api.rest.envelope import dumps
 
 
-async def _send_error(send: Send, status: int, message: str) -> None:
-    body = dumps({"result": None, "status": {"error": message}, "time": 0.0})
+async def _send(send: Send, status: int, body: bytes, content_type: bytes) -> None:
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
+                "headers": [(b"content-type", content_type),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _send_error(send: Send, status: int, message: str) -> None:
+    """Qdrant's JSON error envelope."""
+    body = dumps({"result": None, "status": {"error": message}, "time": 0.0})
+    await _send(send, status, body, b"application/json")
+
+
+async def _send_text(send: Send, status: int, text: str) -> None:
+    """A plain-text answer (Qdrant's authentication errors are plain text)."""
+    await _send(send, status, text.encode(), b"text/plain; charset=utf-8")
 
 
 class TrimTrailingSlash:
@@ -189,10 +199,3 @@ class ApiKeyAuth:
             return
         await _send_text(send, 401, "Invalid API key or JWT")
 
-
-async def _send_text(send: Send, status: int, text: str) -> None:
-    body = text.encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                            (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
