@@ -72,7 +72,6 @@ class Segment:
         self._uuid_ids = np.zeros(0, dtype=bool)  # offset holds a UUID id
         self._uuid_hi = np.zeros(0, dtype=np.uint64)  # UUID as two 64-bit halves (0 for ints)
         self._uuid_lo = np.zeros(0, dtype=np.uint64)
-        self._id_arrays_len = 0
 
     # ------------------------------------------------------------ SegmentView
 
@@ -294,7 +293,7 @@ class Segment:
         extended for new offsets only.  They let reads order ids with numpy.
         """
         n = len(self.ids)
-        done = self._id_arrays_len
+        done = len(self._num_ids)
         if done < n:
             new_ids = self.ids[done:n]
             count = len(new_ids)
@@ -304,12 +303,11 @@ class Segment:
             values = [uuid.UUID(i).int if isinstance(i, str) else 0 for i in new_ids]
             hi = np.fromiter((v >> 64 for v in values), dtype=np.uint64, count=count)
             lo = np.fromiter((v & _MASK64 for v in values), dtype=np.uint64, count=count)
-            self._num_ids = np.concatenate([self._num_ids[:done], nums])
-            self._uuid_ids = np.concatenate([self._uuid_ids[:done], is_uuid])
-            self._uuid_hi = np.concatenate([self._uuid_hi[:done], hi])
-            self._uuid_lo = np.concatenate([self._uuid_lo[:done], lo])
-            self._id_arrays_len = n
-        return self._num_ids[:n], self._uuid_ids[:n], self._uuid_hi[:n], self._uuid_lo[:n]
+            self._num_ids = np.concatenate([self._num_ids, nums])
+            self._uuid_ids = np.concatenate([self._uuid_ids, is_uuid])
+            self._uuid_hi = np.concatenate([self._uuid_hi, hi])
+            self._uuid_lo = np.concatenate([self._uuid_lo, lo])
+        return self._num_ids, self._uuid_ids, self._uuid_hi, self._uuid_lo
 
     def vector_of(self, offset: int, name: str) -> Any:
         storage = self.vectors.get(name)
