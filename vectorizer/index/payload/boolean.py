@@ -26,17 +26,8 @@ class BoolIndex(EntryIndex):
         self._true = BitMap()
         self._false = BitMap()
 
-    def _normalize(self, values: list[Any]) -> tuple[list[Any], bool]:
-        stored: list[Any] = []
-        other = False
-        for v in values:
-            if v is None:
-                continue
-            if isinstance(v, bool):
-                stored.append(v)
-            else:
-                other = True
-        return stored, other
+    def _convert(self, value: Any) -> bool | None:
+        return value if isinstance(value, bool) else None
 
     def _insert(self, eid: int, values: list[Any]) -> None:
         for v in values:

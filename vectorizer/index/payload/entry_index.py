@@ -102,9 +102,23 @@ class EntryIndex(FieldIndex):
 
     # ------------------------------------------------------------ subclass hooks
 
-    @abstractmethod
+    def _convert(self, value: Any) -> Any:
+        """The stored form of one non-null payload value, or None if this index skips it."""
+        raise NotImplementedError
+
     def _normalize(self, values: list[Any]) -> tuple[list[Any], bool]:
         """(values this index stores, whether some other non-null value was skipped)."""
+        stored: list[Any] = []
+        other = False
+        for v in values:
+            if v is None:
+                continue
+            converted = self._convert(v)
+            if converted is None:
+                other = True
+            else:
+                stored.append(converted)
+        return stored, other
 
     @abstractmethod
     def _insert(self, eid: int, values: list[Any]) -> None:

@@ -108,17 +108,10 @@ class GeoIndex(EntryIndex):
         self._dead = 0
         self._pos: dict[int, list[int]] = {}
 
-    def _normalize(self, values: list[Any]) -> tuple[list[Any], bool]:
-        stored: list[Any] = []
-        other = False
-        for v in values:
-            if v is None:
-                continue
-            if isinstance(v, dict) and _is_coord(v.get("lat")) and _is_coord(v.get("lon")):
-                stored.append((float(v["lat"]), float(v["lon"])))
-            else:
-                other = True
-        return stored, other
+    def _convert(self, value: Any) -> tuple[float, float] | None:
+        if isinstance(value, dict) and _is_coord(value.get("lat")) and _is_coord(value.get("lon")):
+            return float(value["lat"]), float(value["lon"])
+        return None
 
     def _grow(self, need: int) -> None:
         cap = len(self._lat)

@@ -45,19 +45,6 @@ class KeywordIndex(EntryIndex):
         """The stored form of a payload value, or None if this index skips it."""
         return value if isinstance(value, str) else None
 
-    def _normalize(self, values: list[Any]) -> tuple[list[Any], bool]:
-        stored: list[Any] = []
-        other = False
-        for v in values:
-            if v is None:
-                continue
-            c = self._convert(v)
-            if c is None:
-                other = True
-            else:
-                stored.append(c)
-        return stored, other
-
     def _insert(self, eid: int, values: list[Any]) -> None:
         self._all.add(eid)
         for v in values:

@@ -54,23 +54,6 @@ class _SortedIndex(EntryIndex):
         super().__init__(params)
         self._col = SortedColumn(self.dtype)
 
-    def _convert(self, value: Any) -> Any:
-        """The stored form of one non-null payload value, or None if it does not belong."""
-        raise NotImplementedError
-
-    def _normalize(self, values: list[Any]) -> tuple[list[Any], bool]:
-        stored: list[Any] = []
-        other = False
-        for v in values:
-            if v is None:
-                continue
-            converted = self._convert(v)
-            if converted is None:
-                other = True
-            else:
-                stored.append(converted)
-        return stored, other
-
     def _insert(self, eid: int, values: list[Any]) -> None:
         self._col.add(eid, values)
 
