@@ -74,11 +74,7 @@ class BoolIndex(EntryIndex):
         """Number of points within `mask` (all if None) holding `true` / `false`."""
         out: dict[bool, int] = {}
         for value, bm in ((True, self._true), (False, self._false)):
-            offsets = np.unique(self._offsets_of(np.asarray(bm.to_array(), dtype=np.int64)))
-            offsets = offsets[offsets >= 0]
-            if mask is not None:
-                offsets = offsets[offsets < len(mask)]
-                offsets = offsets[mask[offsets]]
-            if len(offsets):
-                out[value] = len(offsets)
+            count = self._points_within(np.asarray(bm.to_array(), dtype=np.int64), mask)
+            if count:
+                out[value] = count
         return out

@@ -272,6 +272,15 @@ class EntryIndex(FieldIndex):
             return ids
         return self._entry_offset_np[ids]
 
+    def _points_within(self, eids: np.ndarray, mask: np.ndarray | None) -> int:
+        """How many distinct points (offsets) the entries `eids` cover within `mask`."""
+        offsets = np.unique(self._offsets_of(eids))
+        offsets = offsets[offsets >= 0]
+        if mask is not None:
+            offsets = offsets[offsets < len(mask)]
+            offsets = offsets[mask[offsets]]
+        return len(offsets)
+
     def _entries_with_values(self) -> BitMap:
         return BitMap(self._values_of.keys())
 

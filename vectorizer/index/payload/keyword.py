@@ -157,13 +157,9 @@ class KeywordIndex(EntryIndex):
         out: dict[str, int] = {}
         if self.nested:
             for value, bm in self._map.items():
-                offsets = np.unique(self._offsets_of(bitmap_to_array(bm)))
-                offsets = offsets[offsets >= 0]
-                if mask is not None:
-                    offsets = offsets[offsets < len(mask)]
-                    offsets = offsets[mask[offsets]]
-                if len(offsets):
-                    out[value] = len(offsets)
+                count = self._points_within(bitmap_to_array(bm), mask)
+                if count:
+                    out[value] = count
             return out
         if mask is None:
             return {value: len(bm) for value, bm in self._map.items() if bm}
