@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -62,11 +63,13 @@ class TelemetryMiddleware:
         self.app = app
         self.stats = stats
         self.routes = routes
+        # Matching walks every route; requests repeat the same few paths, so cache it.
+        self._template = functools.lru_cache(maxsize=4096)(self._find_template)
 
-    def _template(self, scope: Scope) -> str:
-        path = scope["path"]
+    def _find_template(self, method: str, path: str) -> str:
         if path.startswith("/qdrant/") or path == "/qdrant":
-            scope = {**scope, "path": path[len("/qdrant"):] or "/"}
+            path = path[len("/qdrant"):] or "/"
+        scope = {"type": "http", "method": method, "path": path, "root_path": ""}
         for route in self.routes:
             match, _ = route.matches(scope)
             if match == Match.FULL:
@@ -89,5 +92,5 @@ class TelemetryMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
-            endpoint = f"{scope['method']} {self._template(scope)}"
+            endpoint = f"{scope['method']} {self._template(scope['method'], scope['path'])}"
             self.stats.record(endpoint, status, time.perf_counter() - started)
