@@ -126,7 +126,7 @@ async def delete_vector(request: Request) -> Any:
 P = "/collections/{collection_name}"
 @endpoint
 async def collection_optimizations(request: Request) -> Any:
-    col = request.app.state.toc.get(request.path_params["collection_name"])
+    col = collection_of(request)
     include = {part.strip() for part in request.query_params.get("with", "").split(",")
                if part.strip()}
     unknown = include - {"queued", "completed", "idle_segments"}
