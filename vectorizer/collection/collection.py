@@ -25,6 +25,7 @@ from vectorizer.common.point_id import PointId, point_id_sort_key
 from vectorizer.filter.compiler import order_values
 from vectorizer.index import distance as dist
 from vectorizer.index.payload.field_indexes import params_type
+from vectorizer.index.quantization import QuantSpec
 from vectorizer.shard.local_shard import LocalShard, PointRecord
 from vectorizer.shard.wal import fsync_dir
 
@@ -82,10 +83,8 @@ class Collection:
                 continue
             merged = {**hnsw, **(params.get("hnsw_config") or {})}
             quant = params.get("quantization_config") or self.config.get("quantization_config")
-            scalar = quant.get("scalar") if isinstance(quant, dict) else None
             vectors[name] = {"distance": params["distance"], "m": merged.get("m", 16),
-                             "scalar_quantile": None if scalar is None else
-                             float(scalar.get("quantile") or 0.99),
+                             "quantization": QuantSpec.from_config(quant),
                              "ef_construct": merged.get("ef_construct", 100),
                              "full_scan_threshold": merged.get("full_scan_threshold", 10_000),
                              "max_indexing_threads": merged.get("max_indexing_threads", 0)}
@@ -401,7 +400,8 @@ class Collection:
                     vector_name, prepared, distance, flt, limit + offset, threshold,
                     exact=bool(sp and sp.exact), ef=(sp and sp.hnsw_ef) or 0,
                     indexed_only=bool(sp and sp.indexed_only),
-                    quantization=sp.quantization if sp else None):
+                    quantization=sp.quantization if sp else None,
+                    acorn=sp.acorn if sp else None):
                 hits.append((score, shard_id, seg, off))
         return self._scored_page(hits, dist.higher_is_better(distance), offset, limit,
                                  with_payload, with_vectors)
@@ -478,7 +478,7 @@ class Collection:
         """Qdrant's distance matrix: `sample` random matching points, sorted by id, and for
         each its `limit` nearest others among the sample as (row index, score)."""
         params = self.dense_params(vector_name)
-        parts: list[tuple[Any, np.ndarray, np.ndarray]] = []  # (segment, vectors, offsets)
+        parts: list[tuple[Any, Any, np.ndarray]] = []  # (segment, vector storage, offsets)
         for shard_id in self.read_shards(shard_key):
             shard = self.shards[shard_id]
             with shard.lock:
@@ -486,17 +486,17 @@ class Collection:
                     storage = seg.vectors.get(vector_name)
                     if storage is None or not len(offs):
                         continue
-                    parts.append((seg, storage.data,
+                    parts.append((seg, storage,
                                   offs[storage.present_mask(seg.num_offsets)[offs]]))
         total = sum(len(offs) for _seg, _data, offs in parts)
         chosen = np.arange(total) if total <= sample else np.sort(
             np.random.default_rng().choice(total, size=sample, replace=False))
         candidates: list[tuple[PointId, np.ndarray]] = []
         start = 0
-        for seg, data, offs in parts:  # only the sampled points are read
-            local = chosen[(chosen >= start) & (chosen < start + len(offs))] - start
-            candidates.extend((seg.ids[o], data[o].astype(np.float32))
-                              for o in offs[local].tolist())
+        for seg, storage, offs in parts:  # only the sampled points are read
+            picked = offs[chosen[(chosen >= start) & (chosen < start + len(offs))] - start]
+            candidates.extend(zip([seg.ids[o] for o in picked.tolist()],
+                                  storage.rows(picked).astype(np.float32), strict=True))
             start += len(offs)
         if len(candidates) < 2:
             return [], []

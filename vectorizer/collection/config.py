@@ -135,8 +135,10 @@ def vector_specs(config: dict[str, Any]) -> dict[str, VectorSpec]:
     for name, params in named_dense_params(config).items():
         kind = "multi" if params.get("multivector_config") else "dense"
         datatype = params.get("datatype") or "float32"
+        on_disk = bool(params.get("on_disk")) or params.get("memory") == "cold"
         specs[name] = VectorSpec(kind=kind, dim=params["size"], datatype=datatype,
-                                 normalize=params.get("distance") == "Cosine")
+                                 normalize=params.get("distance") == "Cosine",
+                                 on_disk=on_disk and kind == "dense")
     for name in sparse_params(config):
         specs[name] = VectorSpec(kind="sparse")
     return specs

@@ -15,7 +15,11 @@ import orjson
 from vectorizer.index.hnsw import HnswIndex
 from vectorizer.index.payload.field_indexes import PayloadFieldIndexes
 from vectorizer.segment.segment import Segment
-from vectorizer.segment.vector_storage import storage_from_meta, storage_meta
+from vectorizer.segment.vector_storage import (
+    DenseVectorStorage,
+    storage_from_meta,
+    storage_meta,
+)
 
 FORMAT_VERSION = 1
 
@@ -64,6 +68,17 @@ def save_segment(segment: Segment, directory: Path) -> None:
     _fsync_tree(directory)
 
 
+def map_on_disk_vectors(segment: Segment, directory: Path) -> None:
+    """Point a sealed segment's `on_disk` vectors at their saved files (memory-mapped)."""
+    if not segment.sealed:
+        return
+    for i, name in enumerate(segment.vectors):
+        storage = segment.vectors[name]
+        if isinstance(storage, DenseVectorStorage) and storage.on_disk:
+            storage.load(directory / "vectors" / str(i))
+            storage.release_pages()
+
+
 def load_segment(directory: Path) -> Segment:
     """Read a segment written by `save_segment`."""
     meta = orjson.loads((directory / "meta.json").read_bytes())
@@ -80,9 +95,8 @@ def load_segment(directory: Path) -> Segment:
     for i, vmeta in enumerate(meta["vectors"]):
         storage = storage_from_meta(vmeta)
         storage.load(directory / "vectors" / str(i))
-        if hasattr(storage, "data"):
-            storage.data = storage.data.copy()  # type: ignore[union-attr]
-            storage.present = storage.present.copy()  # type: ignore[union-attr]
+        if isinstance(storage, DenseVectorStorage) and not meta.get("sealed"):
+            storage.data = np.array(storage.data)  # the appendable segment takes writes
         segment.vectors[vmeta["name"]] = storage
         distance = meta.get("ann", {}).get(vmeta["name"])
         if distance is not None:

@@ -25,10 +25,21 @@ from vectorizer.segment.vector_storage import (
     DenseVectorStorage,
     MultiVectorStorage,
     SparseVectorStorage,
+    TurboVectorStorage,
     VectorStorage,
 )
 
 _MASK64 = (1 << 64) - 1
+
+
+@dataclass
+class LiveRows:
+    """Rows of one named vector that searches may return: live points having it."""
+
+    generation: int
+    mask: np.ndarray  # bool per offset
+    count: int
+    bits: np.ndarray | None  # packed little-endian mask; None when every row is live
 
 
 @dataclass
@@ -39,13 +50,16 @@ class VectorSpec:
     dim: int = 0
     datatype: str = "float32"
     normalize: bool = False
+    on_disk: bool = False  # sealed segments memory-map the vectors instead of holding them
 
     def new_storage(self) -> VectorStorage:
         if self.kind == "sparse":
             return SparseVectorStorage()
         if self.kind == "multi":
             return MultiVectorStorage(self.dim, self.datatype, self.normalize)
-        return DenseVectorStorage(self.dim, self.datatype, self.normalize)
+        if self.datatype.startswith("turbo"):
+            return TurboVectorStorage(self.dim, self.datatype, self.normalize)
+        return DenseVectorStorage(self.dim, self.datatype, self.normalize, self.on_disk)
 
 
 class Segment:
@@ -72,6 +86,9 @@ class Segment:
         self._uuid_ids = np.zeros(0, dtype=bool)  # offset holds a UUID id
         self._uuid_hi = np.zeros(0, dtype=np.uint64)  # UUID as two 64-bit halves (0 for ints)
         self._uuid_lo = np.zeros(0, dtype=np.uint64)
+        # Bumped by every change to which rows hold a live vector; keys `_live`.
+        self.generation = 0
+        self._live: dict[str, LiveRows] = {}
 
     # ------------------------------------------------------------ SegmentView
 
@@ -100,6 +117,21 @@ class Segment:
     def field_index(self, key: str) -> FieldIndex | None:
         return self.indexes.get(key)
 
+    def live_rows(self, vector_name: str) -> LiveRows | None:
+        """The rows searches over `vector_name` may return, cached until the next change."""
+        cached = self._live.get(vector_name)
+        if cached is not None and cached.generation == self.generation:
+            return cached
+        present = self.vector_present_mask(vector_name)
+        if present is None:
+            return None
+        mask = present & self.alive_mask()
+        count = int(np.count_nonzero(mask))
+        bits = None if count == len(mask) else np.packbits(mask, bitorder="little")
+        rows = LiveRows(self.generation, mask, count, bits)
+        self._live[vector_name] = rows
+        return rows
+
     # ------------------------------------------------------------ bookkeeping
 
     @property
@@ -107,11 +139,13 @@ class Segment:
         return len(self.id_to_offset)
 
     def add_vector_storage(self, name: str, spec: VectorSpec) -> None:
+        self.generation += 1
         if name not in self.vectors:
             self.vectors[name] = spec.new_storage()
             self.dirty = True
 
     def drop_vector_storage(self, name: str) -> None:
+        self.generation += 1
         self.ann.pop(name, None)
         if self.vectors.pop(name, None) is not None:
             self.dirty = True
@@ -140,6 +174,7 @@ class Segment:
 
     def upsert(self, op_num: int, batch: PointsBatch) -> None:
         """Insert or fully replace the points of `batch`."""
+        self.generation += 1
         offsets = np.empty(len(batch.ids), dtype=np.int64)
         for pos, pid in enumerate(batch.ids):
             offset = self.id_to_offset.get(pid)
@@ -159,6 +194,7 @@ class Segment:
 
     def update_vectors(self, op_num: int, batch: PointsBatch) -> None:
         """Replace only the named vectors given in `batch` of existing points."""
+        self.generation += 1
         offsets = np.array([self.id_to_offset[pid] for pid in batch.ids], dtype=np.int64)
         self.versions[offsets] = op_num
         self._write_vectors(offsets, batch)
@@ -188,6 +224,7 @@ class Segment:
         self.indexes.on_payload_set(offset, payload or {})
 
     def delete(self, op_num: int, offsets: list[int]) -> None:
+        self.generation += 1
         for offset in offsets:
             if not self.alive[offset]:
                 continue
@@ -231,6 +268,7 @@ class Segment:
         self.dirty = True
 
     def delete_vectors(self, offsets: list[int], names: list[str]) -> None:
+        self.generation += 1
         if self.changed is not None:
             self.changed.update(offsets)
         for name in names:
@@ -275,7 +313,7 @@ class Segment:
             if isinstance(storage, DenseVectorStorage):
                 has = storage.present_mask(self.num_offsets)[offs]
                 batch.dense[name] = DenseColumn(
-                    rows=pos[has], data=storage.data[offs[has]].astype(np.float32))
+                    rows=pos[has], data=storage.rows(offs[has]).astype(np.float32))
             elif isinstance(storage, SparseVectorStorage):
                 batch.sparse[name] = {i: storage.vectors[o] for i, o in enumerate(offsets)
                                       if o in storage.vectors}

@@ -7,9 +7,14 @@ Every storage keeps a presence mask so a point may lack a named vector.
 
 from __future__ import annotations
 
+import mmap
+import os
 from pathlib import Path
 
 import numpy as np
+
+from vectorizer.index import distance as dist
+from vectorizer.index.quantization import TurboCodec
 
 _DTYPES = {"float32": np.float32, "float16": np.float16, "uint8": np.uint8}
 
@@ -28,10 +33,15 @@ class DenseVectorStorage:
 
     kind = "dense"
 
-    def __init__(self, dim: int, datatype: str = "float32", normalize: bool = False) -> None:
+    def __init__(self, dim: int, datatype: str = "float32", normalize: bool = False,
+                 on_disk: bool = False) -> None:
         self.dim = dim
         self.datatype = datatype
         self.normalize = normalize and datatype != "uint8"
+        # Sealed segments of an `on_disk` vector read their matrix through a memory map.
+        self.on_disk = on_disk
+        self._fd: int | None = None  # the mapped file, for `rows`
+        self._file_offset = 0
         self.data = np.zeros((0, dim), dtype=_DTYPES[datatype])
         self.present = np.zeros(0, dtype=bool)
 
@@ -47,7 +57,7 @@ class DenseVectorStorage:
             matrix = matrix / norms
         if self.datatype == "uint8":
             return np.clip(matrix, 0, 255).astype(np.uint8)
-        return matrix.astype(_DTYPES[self.datatype], copy=False)
+        return matrix.astype(_DTYPES.get(self.datatype, np.float32), copy=False)
 
     def set_many(self, offsets: np.ndarray, matrix: np.ndarray) -> None:
         self.ensure_capacity(int(offsets.max()) + 1 if len(offsets) else 0)
@@ -77,8 +87,118 @@ class DenseVectorStorage:
         np.save(directory / "present.npy", self.present[:n], allow_pickle=False)
 
     def load(self, directory: Path) -> None:
-        self.data = np.load(directory / "dense.npy", allow_pickle=False)
-        self.present = np.load(directory / "present.npy", allow_pickle=False)
+        """Read the saved matrix: memory-mapped read-only when `on_disk`, else into RAM."""
+        if self.on_disk:
+            self.data = np.load(directory / "dense.npy", mmap_mode="r", allow_pickle=False)
+            self._close_file()
+            self._fd = os.open(directory / "dense.npy", os.O_RDONLY)
+            self._file_offset = int(self.data.offset)  # type: ignore[attr-defined]
+            mapping = getattr(self.data, "_mmap", None)
+            if mapping is not None:  # point reads: no read-ahead around each touched page
+                mapping.madvise(mmap.MADV_RANDOM)
+        else:
+            self.data = np.load(directory / "dense.npy", allow_pickle=False)
+        self.present = np.load(directory / "present.npy", allow_pickle=False).copy()
+
+    def rows(self, offsets: np.ndarray) -> np.ndarray:
+        """The stored rows at `offsets` (for rescoring a few candidates).
+
+        A memory-mapped matrix is read with `pread`, so the rows pass through the
+        kernel's page cache without becoming resident in this process.
+        """
+        if self._fd is None or len(offsets) > 4096:
+            return self.data[offsets]
+        row_bytes = self.dim * self.data.dtype.itemsize
+        order = np.argsort(offsets, kind="stable")
+        chunks = [os.pread(self._fd, row_bytes, self._file_offset + int(o) * row_bytes)
+                  for o in offsets[order].tolist()]
+        out = np.empty((len(offsets), self.dim), dtype=self.data.dtype)
+        out[order] = np.frombuffer(b"".join(chunks), dtype=self.data.dtype).reshape(
+            len(offsets), self.dim)
+        return out
+
+    def matrix(self, n: int) -> np.ndarray:
+        """Rows 0..n-1 as numbers (float32, float16 or uint8), for building an index."""
+        return self.data[:n]
+
+    def scores(self, offsets: np.ndarray, query: np.ndarray, distance: str) -> np.ndarray:
+        """Qdrant scores of the rows at `offsets` against a prepared query."""
+        return dist.scores(self.data, offsets, query, distance)
+
+    def _close_file(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self._close_file()
+
+    def release_pages(self) -> None:
+        """Drop the memory map's pages from this process (the kernel's cache keeps them)."""
+        mapping = getattr(self.data, "_mmap", None)
+        if mapping is not None:
+            mapping.madvise(mmap.MADV_DONTNEED)
+
+
+class TurboVectorStorage(DenseVectorStorage):
+    """A dense vector kept only as turbo codes (`turbo4`, `turbo8`, `turbo16` datatypes).
+
+    `data` holds the codes and `scales` one float per row; reads decode them, so
+    returned vectors (and scores) are the codes' approximation, as in Qdrant.
+    """
+
+    def __init__(self, dim: int, datatype: str, normalize: bool = False) -> None:
+        self.codec = TurboCodec(dim, datatype)
+        super().__init__(dim, "float32", normalize, on_disk=False)
+        self.datatype = datatype
+        self.data = np.zeros((0, self.codec.width), dtype=self.codec.code_dtype)
+        self.scales = np.zeros(0, dtype=np.float32)
+
+    def ensure_capacity(self, n: int) -> None:
+        super().ensure_capacity(n)
+        self.scales = _grow(self.scales, n)
+
+    def set_many(self, offsets: np.ndarray, matrix: np.ndarray) -> None:
+        self.ensure_capacity(int(offsets.max()) + 1 if len(offsets) else 0)
+        codes, scales = self.codec.encode(self.prepare(matrix))
+        self.data[offsets] = codes
+        self.scales[offsets] = scales
+        self.present[offsets] = True
+
+    def get(self, offset: int) -> list[float] | None:
+        if not self.has(offset):
+            return None
+        return self.rows(np.array([offset]))[0].tolist()
+
+    def rows(self, offsets: np.ndarray) -> np.ndarray:
+        return self.codec.decode(self.data[offsets], self.scales[offsets])
+
+    def matrix(self, n: int) -> np.ndarray:
+        return np.concatenate([self.rows(np.arange(s, min(s + 65_536, n)))
+                               for s in range(0, n, 65_536)]) if n else \
+            np.zeros((0, self.dim), dtype=np.float32)
+
+    def scores(self, offsets: np.ndarray, query: np.ndarray, distance: str) -> np.ndarray:
+        if distance == dist.MANHATTAN:  # a rotation changes L1 distances: decode fully
+            return np.concatenate([dist.scores(self.rows(offsets[s:s + 65_536]), None, query,
+                                               distance)
+                                   for s in range(0, len(offsets), 65_536)] or
+                                  [np.zeros(0, np.float32)])
+        rotated = self.codec.rotation.apply(query)
+        out = np.empty(len(offsets), dtype=np.float32)
+        for s in range(0, len(offsets), 65_536):
+            rows = offsets[s:s + 65_536]
+            block = self.codec.decode_rotated(self.data[rows], self.scales[rows])
+            out[s:s + len(rows)] = dist.scores(block, None, rotated, distance)
+        return out
+
+    def save(self, directory: Path, n: int) -> None:
+        super().save(directory, n)
+        np.save(directory / "scales.npy", self.scales[:n], allow_pickle=False)
+
+    def load(self, directory: Path) -> None:
+        super().load(directory)
+        self.scales = np.load(directory / "scales.npy", allow_pickle=False)
 
 
 class SparseVectorStorage:
@@ -153,8 +273,8 @@ class MultiVectorStorage:
             matrix = matrix / norms
         if self.datatype == "uint8":
             matrix = np.clip(matrix, 0, 255).astype(np.uint8)
-        else:
-            matrix = matrix.astype(_DTYPES[self.datatype], copy=False)
+        else:  # turbo datatypes keep multi-vectors as float32
+            matrix = matrix.astype(_DTYPES.get(self.datatype, np.float32), copy=False)
         self.vectors[offset] = matrix
 
     def delete(self, offset: int) -> None:
@@ -186,7 +306,9 @@ class MultiVectorStorage:
         np.save(directory / "offsets.npy", np.array(offsets, dtype=np.int64))
         np.save(directory / "counts.npy", counts)
         np.save(directory / "data.npy",
-                np.concatenate(mats) if mats else np.zeros((0, self.dim), _DTYPES[self.datatype]))
+                np.concatenate(mats) if mats else np.zeros((0, self.dim),
+                                                           _DTYPES.get(self.datatype,
+                                                                       np.float32)))
 
     def load(self, directory: Path) -> None:
         offsets = np.load(directory / "offsets.npy")
@@ -196,28 +318,36 @@ class MultiVectorStorage:
         self.vectors = {int(o): data[bounds[i] : bounds[i + 1]] for i, o in enumerate(offsets)}
 
 
-VectorStorage = DenseVectorStorage | SparseVectorStorage | MultiVectorStorage
+VectorStorage = DenseVectorStorage | SparseVectorStorage | MultiVectorStorage  # turbo: a dense
 
 
 def storage_meta(storage: VectorStorage) -> dict:
     """Just enough to rebuild an empty storage of the same shape before `load`."""
     if isinstance(storage, SparseVectorStorage):
         return {"kind": "sparse"}
-    return {"kind": storage.kind, "dim": storage.dim, "datatype": storage.datatype,
+    meta = {"kind": storage.kind, "dim": storage.dim, "datatype": storage.datatype,
             "normalize": storage.normalize}
+    if isinstance(storage, DenseVectorStorage) and storage.on_disk:
+        meta["on_disk"] = True
+    return meta
 
 
 def storage_from_meta(meta: dict) -> VectorStorage:
     if meta["kind"] == "sparse":
         return SparseVectorStorage()
-    cls = DenseVectorStorage if meta["kind"] == "dense" else MultiVectorStorage
-    return cls(meta["dim"], meta["datatype"], meta["normalize"])
+    if meta["kind"] == "dense" and str(meta["datatype"]).startswith("turbo"):
+        return TurboVectorStorage(meta["dim"], meta["datatype"], meta["normalize"])
+    if meta["kind"] == "dense":
+        return DenseVectorStorage(meta["dim"], meta["datatype"], meta["normalize"],
+                                  bool(meta.get("on_disk")))
+    return MultiVectorStorage(meta["dim"], meta["datatype"], meta["normalize"])
 
 
 __all__ = [
     "DenseVectorStorage",
     "MultiVectorStorage",
     "SparseVectorStorage",
+    "TurboVectorStorage",
     "VectorStorage",
     "storage_from_meta",
     "storage_meta",

@@ -31,8 +31,10 @@ from vectorizer.common.point_id import PointId, point_id_sort_key
 from vectorizer.filter.compiler import facet_counts, filter_mask
 from vectorizer.index import distance as dist
 from vectorizer.index.hnsw import HnswIndex
-from vectorizer.segment.persistence import load_segment, save_segment
+from vectorizer.index.quantization import QuantSpec
+from vectorizer.segment.persistence import load_segment, map_on_disk_vectors, save_segment
 from vectorizer.segment.segment import Segment, VectorSpec
+from vectorizer.segment.vector_storage import DenseVectorStorage
 from vectorizer.shard.wal import WriteAheadLog, fsync_dir
 
 log = logging.getLogger(__name__)
@@ -292,8 +294,8 @@ class LocalShard:
                         seg.ann.pop(name)
                         seg.dirty = True
                     continue
-                quantized = params.get("scalar_quantile") is not None
-                if ann is None or ann.m != max(m, 2) or ann.quantized != quantized or \
+                spec = params.get("quantization") or QuantSpec()
+                if ann is None or ann.m != max(m, 2) or ann.spec.key != spec.key or \
                         ann.ef_construct != max(params.get("ef_construct", 100), 4):
                     out.append((seg, name))
         return out
@@ -322,7 +324,7 @@ class LocalShard:
                 return self._rebuild(sources)
             seg, name = todo[0]
             params = self.index_config["vectors"][name]
-            data = seg.vectors[name].data[: seg.num_offsets]
+            data = seg.vectors[name].matrix(seg.num_offsets)
             self._track_start("config_mismatch" if name in seg.ann else "indexing", seg.uid,
                               [seg])
         error = None
@@ -331,11 +333,14 @@ class LocalShard:
             ann = HnswIndex.build(data, params["distance"], params.get("m", 16),
                                   params.get("ef_construct", 100),
                                   params.get("max_indexing_threads", 0),
-                                  params.get("scalar_quantile"))
+                                  params.get("quantization"))
             with self.lock:
                 if seg in self.segments:
                     seg.ann[name] = ann
                     seg.dirty = True
+                storage = seg.vectors.get(name)
+                if isinstance(storage, DenseVectorStorage):
+                    storage.release_pages()  # the build read every page of a memory map
             log.info("shard %s: built HNSW for `%s` over %d vectors in %.2fs", self.path, name,
                      ann.size, time.perf_counter() - started)
         except Exception as exc:
@@ -444,9 +449,9 @@ class LocalShard:
                 storage = merged.vectors.get(name)
                 if params.get("m", 16) > 0 and storage is not None and hasattr(storage, "data"):
                     merged.ann[name] = HnswIndex.build(
-                        storage.data[: merged.num_offsets], params["distance"],
+                        storage.matrix(merged.num_offsets), params["distance"],
                         params.get("m", 16), params.get("ef_construct", 100),
-                        params.get("max_indexing_threads", 0), params.get("scalar_quantile"))
+                        params.get("max_indexing_threads", 0), params.get("quantization"))
         except BaseException as exc:
             self.lock.acquire()
             for src in sources:
@@ -485,6 +490,7 @@ class LocalShard:
                     for name, storage in src.vectors.items():
                         if not storage.has(off) and name in merged.vectors:
                             merged.vectors[name].delete(m_off)
+                            merged.generation += 1
             merged.delete(0, gone)
         current = self.segments[-1].indexes.schema()
         for key, (params, _count) in current.items():
@@ -535,6 +541,7 @@ class LocalShard:
                 tmp = self.path / "segments" / f"{name}.tmp"
                 save_segment(seg, tmp)
                 tmp.rename(self.path / "segments" / name)
+                map_on_disk_vectors(seg, self.path / "segments" / name)
                 new_dirs.append(name)
             fsync_dir(self.path / "segments")
             op_num = self.applied_op
@@ -589,6 +596,7 @@ class LocalShard:
                      flt: models.Filter | None, limit: int, threshold: float | None,
                      exact: bool = False, ef: int = 0, indexed_only: bool = False,
                      quantization: models.QuantizationSearchParams | None = None,
+                     acorn: models.AcornSearchParams | None = None,
                      ) -> list[tuple[float, Segment, int]]:
         """Top-`limit` (score, segment, offset) per segment for a prepared dense query.
 
@@ -596,12 +604,19 @@ class LocalShard:
         through it with the filter as an allow-list, unless the filtered candidates
         are few enough (`full_scan_threshold`, in KB of vectors) to score exactly.
         With a filter the beam is widened by the filter's share of the segment (so
-        recall holds at low selectivity), falling back to exact scoring when that
-        would visit more nodes than there are candidates.  Other segments are
-        scored exactly in one vectorised pass.
+        recall holds at low selectivity; twice that with `acorn` when the share is
+        under its `max_selectivity`), falling back to exact scoring when that would
+        visit more nodes than there are candidates.  Other segments are scored
+        exactly in one vectorised pass.  Graph results come from codes and are
+        rescored from the original vectors (see `_graph_search`).
         """
         ef = ef or int(self.index_config.get("vectors", {}).get(name, {}).get(
             "ef_construct", 100))
+        widen = 1.0
+        if acorn is not None and acorn.enable:
+            widen = 2.0
+        max_sel = 0.4 if acorn is None or acorn.max_selectivity is None \
+            else acorn.max_selectivity
         # Plan under the lock (masks are a consistent snapshot), search without it, so
         # concurrent searches run in parallel (faiss and BLAS release the GIL).
         plans = []
@@ -610,11 +625,16 @@ class LocalShard:
                 storage = seg.vectors.get(name)
                 if storage is None or not hasattr(storage, "data"):
                     continue
-                present = storage.present_mask(seg.num_offsets)
-                mask = filter_mask(seg, flt) & present
-                candidates = int(mask.sum())
-                if not candidates:
+                live = seg.live_rows(name)
+                if live is None or not live.count:
                     continue
+                if flt is None:
+                    mask, bits, candidates = live.mask, live.bits, live.count
+                else:
+                    mask = filter_mask(seg, flt) & live.mask
+                    bits, candidates = None, int(np.count_nonzero(mask))
+                    if not candidates:
+                        continue
                 small = self._full_scan_cheaper(name, candidates, storage.dim)
                 ann = None if exact or small else seg.ann.get(name)
                 seg_ef = ef
@@ -622,38 +642,29 @@ class LocalShard:
                     # A filter lets only a share of the graph count: widen the beam by that
                     # share so recall holds, and score exactly when that would visit more
                     # nodes than there are candidates.
-                    share = candidates / max(1, int((present & seg.alive_mask()).sum()))
-                    seg_ef = int(np.ceil(max(ef, limit) / max(share, 1e-9)))
+                    share = candidates / live.count
+                    boost = widen if share <= max_sel else 1.0
+                    seg_ef = int(np.ceil(boost * max(ef, limit) / max(share, 1e-9)))
                     if seg_ef >= candidates:
                         ann = None
+                    else:
+                        bits = np.packbits(mask, bitorder="little")
                 if ann is None and indexed_only and not small and not exact:
                     continue  # Qdrant's indexed_only: skip large segments without an index
-                plans.append((seg, storage.data, mask, ann, seg_ef))
+                plans.append((seg, storage, mask, bits, ann, seg_ef))
         found: list[tuple[float, Segment, int]] = []
-        q = quantization
-        oversampling = max(float(q.oversampling), 1.0) if q and q.oversampling else 1.0
-        rescore = (q is None or q.rescore is None or q.rescore) or bool(q and q.ignore)
-        for seg, data, mask, ann, seg_ef in plans:
+        for seg, storage, mask, bits, ann, seg_ef in plans:
             if ann is not None:
-                if ann.quantized:  # int8 codes: oversample, then rescore from originals
-                    offs, values = ann.search(query, int(np.ceil(limit * oversampling)), mask,
-                                              seg_ef)
-                    if rescore and len(offs):
-                        values = dist.scores(data, offs, query, distance)
-                    order = dist.top_k(values, limit, distance)
-                    offs, values = offs[order], values[order]
-                else:
-                    offs, values = ann.search(query, limit, mask, seg_ef)
-                keep = dist.passes_threshold(values, threshold, distance)
-                found.extend((float(v), seg, int(o))
-                             for o, v in zip(offs[keep], values[keep], strict=True))
-                continue
-            offs = np.flatnonzero(mask)
-            values = dist.scores(data, offs, query, distance)
+                offs, values = _graph_search(ann, storage, query, distance, limit, bits, seg_ef,
+                                             quantization)
+            else:
+                offs = np.flatnonzero(mask)
+                values = storage.scores(offs, query, distance)
             keep = dist.passes_threshold(values, threshold, distance)
             offs, values = offs[keep], values[keep]
             best = dist.top_k(values, limit, distance)
-            found.extend((float(values[i]), seg, int(offs[i])) for i in best)
+            found.extend(zip(values[best].tolist(), [seg] * len(best), offs[best].tolist(),
+                             strict=True))
         return found
 
     def score_exact(self, name: str, scorer: Callable[[np.ndarray], np.ndarray],
@@ -673,11 +684,11 @@ class LocalShard:
                 offs = np.flatnonzero(filter_mask(seg, flt) &
                                       storage.present_mask(seg.num_offsets))
                 if len(offs):
-                    plans.append((seg, storage.data, offs))
+                    plans.append((seg, storage, offs))
         found: list[tuple[float, Segment, int]] = []
-        for seg, data, offs in plans:
+        for seg, storage, offs in plans:
             values = np.concatenate([
-                scorer(data[offs[i:i + 65_536]].astype(np.float32, copy=False))
+                scorer(storage.rows(offs[i:i + 65_536]).astype(np.float32, copy=False))
                 for i in range(0, len(offs), 65_536)]).astype(np.float32)
             if threshold is not None:
                 keep = values >= threshold
@@ -731,6 +742,37 @@ class LocalShard:
                     prev = out.get(key)
                     out[key] = (params, cnt + (prev[1] if prev else 0))
             return out
+
+
+def _graph_search(ann: HnswIndex, storage: DenseVectorStorage, query: np.ndarray,
+                  distance: str,
+                  limit: int, bits: np.ndarray | None, ef: int,
+                  quantization: models.QuantizationSearchParams | None,
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Candidates from a graph, scored as Qdrant would score them.
+
+    The graph walks codes, so it returns more candidates than asked
+    (`oversampling`, and at least twice `limit`) and they are rescored from the
+    original vectors.  Only an explicit quantization with `rescore: false`
+    returns the codes' approximate scores instead; a vector without
+    quantization is always rescored, as its scores must be exact.  With
+    `ignore: true` every candidate of the beam is rescored.
+    """
+    q = quantization
+    oversampling = max(float(q.oversampling), 1.0) if q and q.oversampling else 1.0
+    if ann.exact:
+        return ann.search(query, limit, bits, ef)  # type: ignore[return-value]
+    rescore = ann.spec.kind == "none" or q is None or q.rescore is None or bool(q.rescore) \
+        or bool(q.ignore)
+    wanted = int(np.ceil(limit * oversampling))
+    if rescore:
+        wanted = max(wanted, 2 * limit, limit + 10)
+    if q is not None and q.ignore and ann.spec.kind != "none":
+        wanted = max(wanted, ef)  # as if without codes: rescore the whole beam
+    offs, approx = ann.search(query, wanted, bits, ef)
+    if rescore:
+        return offs, dist.scores(storage.rows(offs), None, query, distance)
+    return offs, approx if approx is not None else ann.approximate_scores(query, offs)
 
 
 def _first_ids(seg: Segment, offs: np.ndarray, start_key: tuple[int, Any] | None,
