@@ -411,7 +411,9 @@ class Collection:
                      with_vectors: bool | list[str]) -> list[dict[str, Any]]:
         """Order (score, shard, segment, offset) hits across shards and build the wire page."""
         sign = -1.0 if higher_better else 1.0
-        hits.sort(key=lambda h: (sign * h[0], point_id_sort_key(h[2].ids[h[3]])))
+        hits.sort(key=lambda h: sign * h[0])
+        if any(a[0] == b[0] for a, b in zip(hits, hits[1:])):  # equal scores: ids decide
+            hits.sort(key=lambda h: (sign * h[0], point_id_sort_key(h[2].ids[h[3]])))
         out = []
         for score, shard_id, seg, off in hits[offset:offset + limit]:
             shard = self.shards[shard_id]

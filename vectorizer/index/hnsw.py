@@ -54,6 +54,7 @@ class HnswIndex:
         self.rotation = Rotation(index.d if codec is None else codec.dim) \
             if _rotates(spec, distance) else None
         self._codes: np.ndarray | None = None
+        self._plain_params: dict[int, faiss.SearchParametersHNSW] = {}
 
     @property
     def m(self) -> int:
@@ -138,18 +139,27 @@ class HnswIndex:
         (None: all).  Scores follow Qdrant's conventions; for bit codes they are
         computed by `approximate_scores` only when asked (None here).
         """
-        n = self.size
-        sel = None
-        if allowed is not None:
-            sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(allowed))
-        params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(int(ef), k)) \
-            if sel is not None else faiss.SearchParametersHNSW(efSearch=max(int(ef), k))
-        q = self._rotate(query)
-        if self.codec is not None:
-            dists, ids = self.index.search(self.codec.encode(q[None, :]), k, params=params)
+        ef = max(int(ef), k)
+        selector = None  # kept referenced until faiss is done with it
+        if allowed is None:
+            params = self._plain_params.get(ef)
+            if params is None:  # read-only during a search, so shared by concurrent ones
+                params = self._plain_params[ef] = faiss.SearchParametersHNSW(efSearch=ef)
         else:
-            dists, ids = self.index.search(np.ascontiguousarray(q[None, :], dtype=np.float32),
-                                           k, params=params)
+            selector = faiss.IDSelectorBitmap(self.size, faiss.swig_ptr(allowed))
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=ef)
+        q = self._rotate(query)
+        ids = np.empty((1, k), dtype=np.int64)
+        if self.codec is not None:
+            dists = np.empty((1, k), dtype=np.int32)
+            code = self.codec.encode(q[None, :])
+            self.index.search_c(1, faiss.swig_ptr(code), k, faiss.swig_ptr(dists),
+                                faiss.swig_ptr(ids), params)
+        else:
+            dists = np.empty((1, k), dtype=np.float32)
+            q = np.ascontiguousarray(q, dtype=np.float32)
+            self.index.search_c(1, faiss.swig_ptr(q), k, faiss.swig_ptr(dists),
+                                faiss.swig_ptr(ids), params)
         keep = ids[0] >= 0
         offsets = ids[0][keep].astype(np.int64)
         if self.codec is not None:
