@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 from qdrant_client import QdrantClient, models
 
 from tests.openapi_check import checked_client
@@ -210,5 +211,56 @@ def test_scalar_quantization_with_rescoring(tmp_path: Path) -> None:
             differ += sum(abs(h["score"] - float(exact[h["id"]])) > 1e-4 for h in raw)
         assert hits / 200 >= 0.9
         assert differ > 0  # the graph really scores int8 codes
+    finally:
+        server.stop()
+
+
+def test_search_batch_shares_one_pass_and_matches_single_searches(tmp_path: Path) -> None:
+    """A batch of searches over an indexed and an appendable segment answers each search
+    exactly as the same search sent alone: ids, scores, offsets, thresholds, filters."""
+    server = ServerProcess(tmp_path / "storage").start()
+    try:
+        http = checked_client(server.url, timeout=60)
+        http.put("/collections/b", json={
+            "vectors": {"size": DIM, "distance": "Cosine"},
+            "optimizers_config": {"indexing_threshold": 20, "default_segment_number": 1},
+            "hnsw_config": {"m": 16, "ef_construct": 64, "full_scan_threshold": 1},
+        }).raise_for_status()
+        rng = np.random.default_rng(11)
+        vectors = rng.normal(size=(N, DIM)).astype(np.float32)
+        points = [{"id": i, "vector": vectors[i].tolist(), "payload": {"g": i % 10}}
+                  for i in range(N)]
+        http.put("/collections/b/points", params={"wait": "true"},
+                 json={"points": points}).raise_for_status()
+        _wait_optimized(http, "b")
+        http.put("/collections/b/points", params={"wait": "true"}, json={"points": [
+            {"id": N + i, "vector": rng.normal(size=DIM).tolist(), "payload": {"g": 1}}
+            for i in range(50)]}).raise_for_status()  # these stay in the appendable segment
+        flt = {"must": [{"key": "g", "match": {"value": 1}}]}
+        searches = []
+        for q in range(12):
+            body: dict = {"vector": rng.normal(size=DIM).tolist(), "limit": 5 + q % 4,
+                          "params": {"hnsw_ef": 64}}
+            if q % 3 == 1:
+                body["filter"] = flt
+            if q % 4 == 2:
+                body["offset"] = 3
+            if q % 5 == 3:
+                body["score_threshold"] = 0.3
+                body["with_payload"] = True
+            searches.append(body)
+        batch = http.post("/collections/b/points/search/batch",
+                          json={"searches": searches}).json()["result"]
+        assert len(batch) == len(searches)
+        for body, got in zip(searches, batch, strict=True):
+            alone = _search(http, "b", body["vector"], **{k: v for k, v in body.items()
+                                                          if k != "vector"})
+            assert [h["id"] for h in got] == [h["id"] for h in alone]
+            assert [h["score"] for h in got] == pytest.approx([h["score"] for h in alone])
+            assert [h.get("payload") for h in got] == [h.get("payload") for h in alone]
+            assert len(got) > 0
+        bad = http.post("/collections/b/points/search/batch", json={"searches": [
+            searches[0], {"vector": [1.0, 2.0], "limit": 3}]})
+        assert bad.status_code == 400 and "dimension" in bad.text
     finally:
         server.stop()

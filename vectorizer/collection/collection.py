@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import itertools
 import logging
 import os
 import threading
@@ -42,6 +43,18 @@ def _write_json_atomic(path: Path, data: Any) -> None:
         os.fsync(fh.fileno())
     tmp.replace(path)
     fsync_dir(path.parent)
+
+
+@dataclasses.dataclass
+class DenseSearch:
+    """One query of a `Collection.search_many` batch, with its own page and selectors."""
+
+    query: list[float]
+    limit: int
+    offset: int = 0
+    threshold: float | None = None
+    with_payload: PayloadFn | None = None
+    with_vectors: bool | list[str] = False
 
 
 class Collection:
@@ -406,13 +419,51 @@ class Collection:
         return self._scored_page(hits, dist.higher_is_better(distance), offset, limit,
                                  with_payload, with_vectors)
 
+    def search_many(self, vector_name: str, flt: models.Filter | None, shard_key: Any,
+                    search_params: models.SearchParams | None, requests: list[DenseSearch],
+                    ) -> list[list[dict[str, Any]]]:
+        """Several `search` calls sharing vector, filter, shard key and params, in one pass.
+
+        Each segment is planned once and its graph searched once for all queries
+        (see `LocalShard.search_dense_many`); pages are cut per request.
+        """
+        params = self.dense_params(vector_name)
+        for req in requests:
+            if len(req.query) != params["size"]:
+                raise BadInput(f"Vector dimension error: expected dim: {params['size']}, "
+                               f"got {len(req.query)}")
+            if isinstance(req.with_vectors, list):
+                self._check_vector_names(req.with_vectors)
+        if not requests:
+            return []
+        distance = params["distance"]
+        sp = search_params
+        queries = np.stack([dist.prepare_query(np.asarray(r.query, dtype=np.float32), distance)
+                            for r in requests])
+        depth = max(r.limit + r.offset for r in requests)
+        hits: list[list[tuple[float, int, Any, int]]] = [[] for _ in requests]
+        for shard_id in self.read_shards(shard_key):
+            per_query = self.shards[shard_id].search_dense_many(
+                vector_name, queries, distance, flt, depth,
+                exact=bool(sp and sp.exact), ef=(sp and sp.hnsw_ef) or 0,
+                indexed_only=bool(sp and sp.indexed_only),
+                quantization=sp.quantization if sp else None, acorn=sp.acorn if sp else None)
+            for i, found in enumerate(per_query):
+                values = np.array([f[0] for f in found], dtype=np.float32)
+                keep = dist.passes_threshold(values, requests[i].threshold, distance)
+                hits[i].extend((score, shard_id, seg, off)
+                               for (score, seg, off), ok in zip(found, keep, strict=True) if ok)
+        return [self._scored_page(h, dist.higher_is_better(distance), r.offset, r.limit,
+                                  r.with_payload, r.with_vectors)
+                for h, r in zip(hits, requests, strict=True)]
+
     def _scored_page(self, hits: list[tuple[float, int, Any, int]], higher_better: bool,
                      offset: int, limit: int, with_payload: PayloadFn | None,
                      with_vectors: bool | list[str]) -> list[dict[str, Any]]:
         """Order (score, shard, segment, offset) hits across shards and build the wire page."""
         sign = -1.0 if higher_better else 1.0
         hits.sort(key=lambda h: sign * h[0])
-        if any(a[0] == b[0] for a, b in zip(hits, hits[1:])):  # equal scores: ids decide
+        if any(a[0] == b[0] for a, b in itertools.pairwise(hits)):  # equal scores: ids decide
             hits.sort(key=lambda h: (sign * h[0], point_id_sort_key(h[2].ids[h[3]])))
         out = []
         for score, shard_id, seg, off in hits[offset:offset + limit]:

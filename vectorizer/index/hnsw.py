@@ -139,6 +139,13 @@ class HnswIndex:
         (None: all).  Scores follow Qdrant's conventions; for bit codes they are
         computed by `approximate_scores` only when asked (None here).
         """
+        ids, approx = self.search_many(query[None, :], k, allowed, ef)
+        keep = ids[0] >= 0
+        return ids[0][keep], None if approx is None else approx[0][keep]
+
+    def search_many(self, queries: np.ndarray, k: int, allowed: np.ndarray | None, ef: int,
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """`search` for a block of queries in one faiss call: (ids, scores), -1 ids pad rows."""
         ef = max(int(ef), k)
         selector = None  # kept referenced until faiss is done with it
         if allowed is None:
@@ -148,26 +155,22 @@ class HnswIndex:
         else:
             selector = faiss.IDSelectorBitmap(self.size, faiss.swig_ptr(allowed))
             params = faiss.SearchParametersHNSW(sel=selector, efSearch=ef)
-        q = self._rotate(query)
-        ids = np.empty((1, k), dtype=np.int64)
+        nq = len(queries)
+        q = self._rotate(queries)
+        ids = np.empty((nq, k), dtype=np.int64)
         if self.codec is not None:
-            dists = np.empty((1, k), dtype=np.int32)
-            code = self.codec.encode(q[None, :])
-            self.index.search_c(1, faiss.swig_ptr(code), k, faiss.swig_ptr(dists),
+            dists = np.empty((nq, k), dtype=np.int32)
+            codes = self.codec.encode(q)
+            self.index.search_c(nq, faiss.swig_ptr(codes), k, faiss.swig_ptr(dists),
                                 faiss.swig_ptr(ids), params)
-        else:
-            dists = np.empty((1, k), dtype=np.float32)
-            q = np.ascontiguousarray(q, dtype=np.float32)
-            self.index.search_c(1, faiss.swig_ptr(q), k, faiss.swig_ptr(dists),
-                                faiss.swig_ptr(ids), params)
-        keep = ids[0] >= 0
-        offsets = ids[0][keep].astype(np.int64)
-        if self.codec is not None:
-            return offsets, None
-        raw = dists[0][keep]
+            return ids, None
+        raw = np.empty((nq, k), dtype=np.float32)
+        q = np.ascontiguousarray(q, dtype=np.float32)
+        self.index.search_c(nq, faiss.swig_ptr(q), k, faiss.swig_ptr(raw),
+                            faiss.swig_ptr(ids), params)
         if self.distance == EUCLID:
             raw = np.sqrt(np.maximum(raw, 0.0))
-        return offsets, raw.astype(np.float32)
+        return ids, raw
 
     def approximate_scores(self, query: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """Scores of `offsets` from their codes (Qdrant's conventions), without originals.

@@ -125,6 +125,14 @@ class DenseVectorStorage:
         """Qdrant scores of the rows at `offsets` against a prepared query."""
         return dist.scores(self.data, offsets, query, distance)
 
+    def scores_many(self, offsets: np.ndarray, queries: np.ndarray, distance: str,
+                    ) -> np.ndarray:
+        """(queries by rows) scores: one matrix product per block for dot and Euclid."""
+        if distance == dist.MANHATTAN:
+            return np.stack([self.scores(offsets, q, distance) for q in queries]) \
+                if len(queries) else np.zeros((0, len(offsets)), np.float32)
+        return dist.scores_many(self.data, offsets, queries, distance)
+
     def _close_file(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
@@ -190,6 +198,13 @@ class TurboVectorStorage(DenseVectorStorage):
             rows = offsets[s:s + 65_536]
             block = self.codec.decode_rotated(self.data[rows], self.scales[rows])
             out[s:s + len(rows)] = dist.scores(block, None, rotated, distance)
+        return out
+
+    def scores_many(self, offsets: np.ndarray, queries: np.ndarray, distance: str,
+                    ) -> np.ndarray:
+        out = np.empty((len(queries), len(offsets)), dtype=np.float32)
+        for i, query in enumerate(queries):
+            out[i] = self.scores(offsets, query, distance)
         return out
 
     def save(self, directory: Path, n: int) -> None:

@@ -610,6 +610,28 @@ class LocalShard:
         exactly in one vectorised pass.  Graph results come from codes and are
         rescored from the original vectors (see `_graph_search`).
         """
+        plans = self._plan_dense(name, flt, limit, exact, ef, indexed_only, acorn)
+        found: list[tuple[float, Segment, int]] = []
+        for seg, storage, mask, bits, ann, seg_ef in plans:
+            if ann is not None:
+                offs, values = _graph_search(ann, storage, query, distance, limit, bits, seg_ef,
+                                             quantization)
+            else:
+                offs = np.flatnonzero(mask)
+                values = storage.scores(offs, query, distance)
+            keep = dist.passes_threshold(values, threshold, distance)
+            offs, values = offs[keep], values[keep]
+            best = dist.top_k(values, limit, distance)
+            found.extend(zip(values[best].tolist(), [seg] * len(best), offs[best].tolist(),
+                             strict=True))
+        return found
+
+    def _plan_dense(self, name: str, flt: models.Filter | None, limit: int, exact: bool,
+                    ef: int, indexed_only: bool, acorn: models.AcornSearchParams | None,
+                    ) -> list[tuple[Segment, Any, np.ndarray, np.ndarray | None,
+                                    HnswIndex | None, int]]:
+        """Per segment: (segment, storage, candidate mask, packed allow-list, graph or None
+        for exact scoring, beam width) — the planner of `search_dense`."""
         ef = ef or int(self.index_config.get("vectors", {}).get(name, {}).get(
             "ef_construct", 100))
         widen = 1.0
@@ -619,7 +641,7 @@ class LocalShard:
             else acorn.max_selectivity
         # Plan under the lock (masks are a consistent snapshot), search without it, so
         # concurrent searches run in parallel (faiss and BLAS release the GIL).
-        plans = []
+        plans: list[tuple[Segment, Any, np.ndarray, np.ndarray | None, HnswIndex | None, int]] = []
         with self.lock:
             for seg in self.segments:
                 storage = seg.vectors.get(name)
@@ -652,19 +674,37 @@ class LocalShard:
                 if ann is None and indexed_only and not small and not exact:
                     continue  # Qdrant's indexed_only: skip large segments without an index
                 plans.append((seg, storage, mask, bits, ann, seg_ef))
-        found: list[tuple[float, Segment, int]] = []
+        return plans
+
+    def search_dense_many(self, name: str, queries: np.ndarray, distance: str,
+                          flt: models.Filter | None, limit: int, exact: bool = False,
+                          ef: int = 0, indexed_only: bool = False,
+                          quantization: models.QuantizationSearchParams | None = None,
+                          acorn: models.AcornSearchParams | None = None,
+                          ) -> list[list[tuple[float, Segment, int]]]:
+        """`search_dense` for several prepared queries sharing everything else, in one pass:
+        one plan (filter masks) per segment, one faiss call per graph for all the
+        queries, one matrix product per exactly scored segment."""
+        plans = self._plan_dense(name, flt, limit, exact, ef, indexed_only, acorn)
+        found: list[list[tuple[float, Segment, int]]] = [[] for _ in range(len(queries))]
         for seg, storage, mask, bits, ann, seg_ef in plans:
             if ann is not None:
-                offs, values = _graph_search(ann, storage, query, distance, limit, bits, seg_ef,
-                                             quantization)
+                wanted, rescore = _wanted(ann, limit, seg_ef, quantization)
+                ids, approx = ann.search_many(queries, wanted, bits, seg_ef)
+                per_query = []
+                for i, query in enumerate(queries):
+                    keep = ids[i] >= 0
+                    per_query.append(_rescored(ann, storage, query, distance, ids[i][keep],
+                                               None if approx is None else approx[i][keep],
+                                               rescore))
             else:
                 offs = np.flatnonzero(mask)
-                values = storage.scores(offs, query, distance)
-            keep = dist.passes_threshold(values, threshold, distance)
-            offs, values = offs[keep], values[keep]
-            best = dist.top_k(values, limit, distance)
-            found.extend(zip(values[best].tolist(), [seg] * len(best), offs[best].tolist(),
-                             strict=True))
+                matrix = storage.scores_many(offs, queries, distance)
+                per_query = [(offs, matrix[i]) for i in range(len(queries))]
+            for i, (offs, values) in enumerate(per_query):
+                best = dist.top_k(values, limit, distance)
+                found[i].extend(zip(values[best].tolist(), [seg] * len(best),
+                                    offs[best].tolist(), strict=True))
         return found
 
     def score_exact(self, name: str, scorer: Callable[[np.ndarray], np.ndarray],
@@ -744,12 +784,9 @@ class LocalShard:
             return out
 
 
-def _graph_search(ann: HnswIndex, storage: DenseVectorStorage, query: np.ndarray,
-                  distance: str,
-                  limit: int, bits: np.ndarray | None, ef: int,
-                  quantization: models.QuantizationSearchParams | None,
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Candidates from a graph, scored as Qdrant would score them.
+def _wanted(ann: HnswIndex, limit: int, ef: int,
+            quantization: models.QuantizationSearchParams | None) -> tuple[int, bool]:
+    """How many candidates to take from a graph, and whether to rescore them.
 
     The graph walks codes, so it returns more candidates than asked
     (`oversampling`, and at least twice `limit`) and they are rescored from the
@@ -759,9 +796,9 @@ def _graph_search(ann: HnswIndex, storage: DenseVectorStorage, query: np.ndarray
     `ignore: true` every candidate of the beam is rescored.
     """
     q = quantization
-    oversampling = max(float(q.oversampling), 1.0) if q and q.oversampling else 1.0
     if ann.exact:
-        return ann.search(query, limit, bits, ef)  # type: ignore[return-value]
+        return limit, False
+    oversampling = max(float(q.oversampling), 1.0) if q and q.oversampling else 1.0
     rescore = ann.spec.kind == "none" or q is None or q.rescore is None or bool(q.rescore) \
         or bool(q.ignore)
     wanted = int(np.ceil(limit * oversampling))
@@ -769,10 +806,28 @@ def _graph_search(ann: HnswIndex, storage: DenseVectorStorage, query: np.ndarray
         wanted = max(wanted, 2 * limit, limit + 10)
     if q is not None and q.ignore and ann.spec.kind != "none":
         wanted = max(wanted, ef)  # as if without codes: rescore the whole beam
-    offs, approx = ann.search(query, wanted, bits, ef)
+    return wanted, rescore
+
+
+def _rescored(ann: HnswIndex, storage: DenseVectorStorage, query: np.ndarray, distance: str,
+              offs: np.ndarray, approx: np.ndarray | None, rescore: bool,
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Graph candidates with their final scores: exact from the originals when rescoring."""
     if rescore:
         return offs, dist.scores(storage.rows(offs), None, query, distance)
-    return offs, approx if approx is not None else ann.approximate_scores(query, offs)
+    if approx is None:
+        approx = ann.approximate_scores(query, offs)
+    return offs, approx
+
+
+def _graph_search(ann: HnswIndex, storage: DenseVectorStorage, query: np.ndarray,
+                  distance: str, limit: int, bits: np.ndarray | None, ef: int,
+                  quantization: models.QuantizationSearchParams | None,
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Candidates of one query from a graph, scored as Qdrant would score them."""
+    wanted, rescore = _wanted(ann, limit, ef, quantization)
+    offs, approx = ann.search(query, wanted, bits, ef)
+    return _rescored(ann, storage, query, distance, offs, approx, rescore)
 
 
 def _first_ids(seg: Segment, offs: np.ndarray, start_key: tuple[int, Any] | None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from qdrant_client.http import models
 from starlette.requests import Request
@@ -18,7 +19,7 @@ from starlette.routing import Route
 from vectorizer.api.rest.envelope import endpoint, json_body, parse_model, run
 from vectorizer.api.rest.points import collection_of
 from vectorizer.api.rest.reads import body_selectors
-from vectorizer.collection.collection import Collection
+from vectorizer.collection.collection import Collection, DenseSearch
 from vectorizer.collection.config import DEFAULT_VECTOR
 from vectorizer.collection.groups import group_hits
 from vectorizer.collection.payload_selector import payload_selector
@@ -273,6 +274,33 @@ def _single(model: type[BaseModel], runner: Runner) -> Callable[[Request], Await
     return handler
 
 
+def run_search_batch(toc: Any, col: Collection, raw: dict[str, Any],
+                     request: SearchRequestBatch) -> list[list[dict[str, Any]]]:
+    """`/points/search/batch`: searches sharing vector name, filter, shard key and params
+    run together in one pass over the segments (`Collection.search_many`)."""
+    groups: dict[str, list[int]] = {}
+    for i, (raw_one, one) in enumerate(zip(raw["searches"], request.searches, strict=True)):
+        name, _query = _named_query(one.vector)
+        key = orjson.dumps([name, raw_one.get("filter"), raw_one.get("shard_key"),
+                            raw_one.get("params")], option=orjson.OPT_SORT_KEYS).decode()
+        groups.setdefault(key, []).append(i)
+    answers: list[Any] = [None] * len(request.searches)
+    for members in groups.values():
+        first = request.searches[members[0]]
+        name, _query = _named_query(first.vector)
+        batch = []
+        for i in members:
+            one = request.searches[i]
+            with_payload, with_vectors = body_selectors(raw["searches"][i], False)
+            batch.append(DenseSearch(_named_query(one.vector)[1], one.limit, one.offset or 0,
+                                     one.score_threshold, with_payload, with_vectors))
+        pages = col.search_many(name, first.filter, raw["searches"][members[0]].get("shard_key"),
+                                first.params, batch)
+        for i, page in zip(members, pages, strict=True):
+            answers[i] = page
+    return answers
+
+
 def _batch(model: type[BaseModel], runner: Runner) -> Callable[[Request], Awaitable[Any]]:
     """A handler for `{"searches": [...]}` bodies: `runner` on each, answers in order."""
 
@@ -318,7 +346,8 @@ async def matrix_offsets(request: Request) -> Any:
 P = "/collections/{collection_name}/points"
 ROUTES = [
     Route(P + "/search", _single(SearchRequest, run_search), methods=["POST"]),
-    Route(P + "/search/batch", _batch(SearchRequestBatch, run_search), methods=["POST"]),
+    Route(P + "/search/batch", _single(SearchRequestBatch, run_search_batch),
+          methods=["POST"]),
     Route(P + "/search/groups", _single(SearchGroupsRequest, run_groups), methods=["POST"]),
     Route(P + "/recommend", _single(RecommendRequest, run_recommend), methods=["POST"]),
     Route(P + "/recommend/batch", _batch(RecommendRequestBatch, run_recommend),
