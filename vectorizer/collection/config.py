@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from pydantic import TypeAdapter
 from qdrant_client.http import models
 
 from vectorizer.common.errors import BadInput
@@ -77,6 +78,11 @@ def build_config(create: models.CreateCollection, settings: Any) -> dict[str, An
     vectors = _dump(create.vectors)
     if vectors is None:
         vectors = {}
+    on_disk = _section(settings, "storage", "collection", "vectors").get("on_disk")
+    if on_disk is not None:  # the server's default for vectors that do not say
+        for params in ([vectors] if "size" in vectors else list(vectors.values())):
+            if isinstance(params, dict) and params.get("on_disk") is None:
+                params["on_disk"] = on_disk
     sparse = _dump(create.sparse_vectors)
     sharding = create.sharding_method.value if create.sharding_method else None
     shard_number = create.shard_number or 1
@@ -99,13 +105,27 @@ def build_config(create: models.CreateCollection, settings: Any) -> dict[str, An
         "hnsw_config": hnsw,
         "optimizer_config": opt,
         "wal_config": wal,
-        "quantization_config": _dump(create.quantization_config),
+        "quantization_config": _dump(create.quantization_config)
+        if create.quantization_config is not None else _default_quantization(settings),
         "strict_mode_config": _dump(create.strict_mode_config) or {"enabled": False},
     }
     if create.metadata is not None:
         config["metadata"] = create.metadata
     validate_vectors(config)
     return config
+
+
+def _default_quantization(settings: Any) -> dict[str, Any] | None:
+    """`storage.collection.quantization` (or the older `storage.quantization`), validated."""
+    raw = _section(settings, "storage", "collection").get("quantization") or \
+        _section(settings, "storage").get("quantization")
+    if not raw:
+        return None
+    try:
+        model = TypeAdapter(models.QuantizationConfig).validate_python(raw)
+    except ValueError as exc:
+        raise BadInput(f"storage.collection.quantization: {exc}") from exc
+    return _dump(model)
 
 
 def validate_vectors(config: dict[str, Any]) -> None:
