@@ -96,7 +96,7 @@ def load_segment(directory: Path) -> Segment:
         storage = storage_from_meta(vmeta)
         storage.load(directory / "vectors" / str(i))
         if isinstance(storage, DenseVectorStorage) and not meta.get("sealed"):
-            storage.data = np.array(storage.data)  # the appendable segment takes writes
+            storage.load_into_memory()  # the appendable segment takes writes
         segment.vectors[vmeta["name"]] = storage
         distance = meta.get("ann", {}).get(vmeta["name"])
         if distance is not None:

@@ -141,6 +141,11 @@ class DenseVectorStorage:
     def __del__(self) -> None:
         self._close_file()
 
+    def load_into_memory(self) -> None:
+        """Hold the matrix in RAM (a segment that takes writes), not through a map."""
+        self.data = np.array(self.data)
+        self._close_file()
+
     def release_pages(self) -> None:
         """Drop the memory map's pages from this process (the kernel's cache keeps them)."""
         mapping = getattr(self.data, "_mmap", None)

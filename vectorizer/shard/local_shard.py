@@ -341,6 +341,9 @@ class LocalShard:
                 storage = seg.vectors.get(name)
                 if isinstance(storage, DenseVectorStorage):
                     storage.release_pages()  # the build read every page of a memory map
+            # Persist the new graph now, as Qdrant writes optimized segments to disk before
+            # they count: a crash after the build does not cost the build.
+            self.flush()
             log.info("shard %s: built HNSW for `%s` over %d vectors in %.2fs", self.path, name,
                      ann.size, time.perf_counter() - started)
         except Exception as exc:
@@ -470,6 +473,7 @@ class LocalShard:
             merged.dirty = True
             log.info("shard %s: rebuilt %d segment(s) into one of %d points", self.path,
                      len(sources), merged.points_count)
+            self.flush()  # the rebuilt segment is on disk before the optimization ends
         finally:
             for src in sources:
                 src.changed = None
