@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -35,3 +36,84 @@ def print_table(title: str, rows: list[tuple[str, float, str]], unit: str) -> No
     for name, value, note in rows:
         ratio = value / ref if ref else float("nan")
         print(f"{name:<38}{value:>14,.0f}{ratio:>10.2f}  {note}")
+
+
+# ---------------------------------------------------------------- search benchmark helpers
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows left as they are), float32."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (vectors / norms).astype(np.float32)
+
+
+def exact_top_k(unit_vectors: np.ndarray, unit_queries: np.ndarray, k: int,
+                ids: np.ndarray | None = None, block: int = 256) -> np.ndarray:
+    """Exact cosine top-`k` (rows of `ids`, or row numbers) for unit-length inputs."""
+    out = np.empty((len(unit_queries), min(k, len(unit_vectors))), dtype=np.int64)
+    for start in range(0, len(unit_queries), block):
+        sims = unit_queries[start:start + block] @ unit_vectors.T
+        part = np.argpartition(-sims, out.shape[1] - 1, axis=1)[:, :out.shape[1]]
+        order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1, kind="stable")
+        out[start:start + block] = np.take_along_axis(part, order, axis=1)
+    return out if ids is None else ids[out]
+
+
+def recall_at_k(found: list[list[int]], truth: np.ndarray) -> float:
+    """Mean share of each query's true top-k found among its returned ids."""
+    if not found:
+        return float("nan")
+    k = truth.shape[1]
+    return float(np.mean([len(set(f) & set(t.tolist())) / k
+                          for f, t in zip(found, truth, strict=False)]))
+
+
+def proc_status(pid: int | str = "self") -> dict[str, int]:
+    """Memory lines of /proc/<pid>/status in bytes: VmHWM (peak RSS), VmRSS, RssAnon, RssFile."""
+    out: dict[str, int] = {}
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS", "RssAnon", "RssFile", "RssShmem"):
+                out[key] = int(value.split()[0]) * 1024
+    return out
+
+
+def mapped_rss(under: str, pid: int | str = "self") -> tuple[int, list[str]]:
+    """Resident bytes of the memory mappings of files under directory `under`, and those files.
+
+    Sums the `Rss:` lines of /proc/<pid>/smaps for every mapping whose path starts with
+    `under` (memory-mapped storage files of a collection).
+    """
+    prefix = str(under).rstrip("/") + "/"
+    total, files, current = 0, set(), False
+    with open(f"/proc/{pid}/smaps") as fh:
+        for line in fh:
+            head = line.split(None, 1)[0]
+            if "-" in head and not head.endswith(":"):  # a mapping header line
+                parts = line.split(None, 5)
+                path = parts[5].strip() if len(parts) > 5 else ""
+                current = path.startswith(prefix)
+                if current:
+                    files.add(path)
+            elif current and head == "Rss:":
+                total += int(line.split()[1]) * 1024
+    return total, sorted(files)
+
+
+_NUMBER = re.compile(r"^[-+]?[\d,.]+( ?[%x]|s| MB)?$")
+
+
+def markdown_table(headers: list[str], rows: list[list[Any]]) -> str:
+    """A GitHub markdown table; numbers right-aligned, everything else left-aligned."""
+    cells = [[str(c) for c in r] for r in rows]
+
+    def numeric(col: int) -> bool:
+        values = [r[col] for r in cells if r[col] not in ("", "-", "n/a")]
+        return bool(values) and all(_NUMBER.match(v) for v in values)
+
+    align = ["---:" if numeric(i) else "---" for i in range(len(headers))]
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(r) + " |" for r in cells]
+    return "\n".join(lines)

@@ -264,3 +264,32 @@ def test_search_batch_shares_one_pass_and_matches_single_searches(tmp_path: Path
         assert bad.status_code == 400 and "dimension" in bad.text
     finally:
         server.stop()
+
+
+def test_segments_sealed_later_keep_the_payload_indexes(tmp_path: Path) -> None:
+    """Points written after the appendable segment was sealed are indexed too: the field's
+    `payload_schema` count covers every point, before and after a restart."""
+    server = ServerProcess(tmp_path / "storage").start()
+    try:
+        http = checked_client(server.url, timeout=60)
+        http.put("/collections/p", json={
+            "vectors": {"size": DIM, "distance": "Dot"},
+            "optimizers_config": {"indexing_threshold": 10}}).raise_for_status()
+        http.put("/collections/p/index", params={"wait": "true"}, json={
+            "field_name": "g", "field_schema": "integer"}).raise_for_status()
+        rng = np.random.default_rng(3)
+        for start in range(0, N, 500):
+            http.put("/collections/p/points", params={"wait": "true"}, json={"points": [
+                {"id": i, "vector": rng.normal(size=DIM).tolist(), "payload": {"g": i % 7}}
+                for i in range(start, start + 500)]}).raise_for_status()
+            time.sleep(0.2)  # segments get sealed between the batches
+        _wait_optimized(http, "p")
+        for restart in (False, True):
+            if restart:
+                server.restart()
+                http = checked_client(server.url, timeout=60)
+            info = http.get("/collections/p").json()["result"]
+            assert info["segments_count"] >= 2
+            assert info["payload_schema"]["g"]["points"] == N
+    finally:
+        server.stop()

@@ -100,7 +100,7 @@ class LocalShard:
             if child.name not in live:
                 shutil.rmtree(child, ignore_errors=True)  # leftovers of an interrupted flush
         if not self.segments or self.segments[-1].sealed:
-            self.segments.append(Segment(self.specs))
+            self.segments.append(self._new_appendable())
         for seg in self.segments:
             for name, spec in self.specs.items():
                 seg.add_vector_storage(name, spec)
@@ -119,6 +119,14 @@ class LocalShard:
         if count:
             log.info("shard %s: replayed %d WAL records up to op %d",
                      self.path, count, self.applied_op)
+
+    def _new_appendable(self) -> Segment:
+        """An empty appendable segment with the shard's payload indexes."""
+        segment = Segment(self.specs)
+        if self.segments:
+            for key, (params, _count) in self.segments[-1].indexes.schema().items():
+                segment.create_field_index(key, params)
+        return segment
 
     # ------------------------------------------------------------ updates
 
@@ -315,7 +323,7 @@ class LocalShard:
                     appendable.vector_bytes() >= threshold * 1024:
                 appendable.sealed = True
                 appendable.dirty = True
-                self.segments.append(Segment(self.specs))
+                self.segments.append(self._new_appendable())
             todo = self._unindexed()
             if not todo:
                 sources = self._merge_candidates()
