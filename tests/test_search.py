@@ -122,6 +122,27 @@ def test_stored_datatypes(client: QdrantClient, server, collection_name: str, da
     assert [h["id"] for h in got] == np.argsort(expected, kind="stable")[:3].tolist()
 
 
+def test_search_batch_distances_are_as_exact_as_single_searches(
+        client: QdrantClient, server, collection_name: str) -> None:
+    """Searches batched together score large-magnitude vectors as precisely as alone."""
+    rng = np.random.default_rng(4)
+    vectors = rng.integers(0, 250, size=(300, DIM)).astype(np.float32)
+    client.create_collection(collection_name, vectors_config=models.VectorParams(
+        size=DIM, distance=models.Distance.EUCLID))
+    client.upsert(collection_name, models.Batch(ids=list(range(300)), vectors=vectors.tolist()))
+    http = checked_client(server.url)
+    searches = [{"vector": (vectors[i] + 0.01).tolist(), "limit": 3} for i in (5, 50, 150)]
+    batch = http.post(f"/collections/{collection_name}/points/search/batch",
+                      json={"searches": searches}).json()["result"]
+    for body, hits in zip(searches, batch, strict=True):
+        alone = http.post(f"/collections/{collection_name}/points/search",
+                          json=body).json()["result"]
+        assert [h["id"] for h in hits] == [h["id"] for h in alone]
+        assert [h["score"] for h in hits] == pytest.approx([h["score"] for h in alone],
+                                                          abs=1e-4)
+        assert hits[0]["score"] == pytest.approx(0.01 * np.sqrt(DIM), abs=1e-3)
+
+
 def test_search_errors(setup, server) -> None:
     _oracle, name, _vectors = setup
     http = checked_client(server.url)

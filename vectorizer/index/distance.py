@@ -51,20 +51,13 @@ def scores(data: np.ndarray, rows: np.ndarray | None, query: np.ndarray,
     return out
 
 
-def scores_many(data: np.ndarray, rows: np.ndarray, queries: np.ndarray,
-                distance: str) -> np.ndarray:
-    """(queries by rows) scores of `data[rows]` for Cosine, Dot or Euclid, block by block."""
+def dot_scores_many(data: np.ndarray, rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """(queries by rows) dot products with `data[rows]`: one matrix product per block."""
     out = np.empty((len(queries), len(rows)), dtype=np.float32)
     q = np.asarray(queries, dtype=np.float32)
-    q_norms = np.einsum("ij,ij->i", q, q)[:, None]
     for start in range(0, len(rows), _BLOCK):
         block = data[rows[start:start + _BLOCK]].astype(np.float32, copy=False)
-        dots = q @ block.T
-        if distance in (COSINE, DOT):
-            out[:, start:start + len(block)] = dots
-        else:
-            sq = q_norms - 2 * dots + np.einsum("ij,ij->i", block, block)[None, :]
-            out[:, start:start + len(block)] = np.sqrt(np.maximum(sq, 0.0))
+        out[:, start:start + len(block)] = q @ block.T
     return out
 
 

@@ -76,7 +76,6 @@ def map_on_disk_vectors(segment: Segment, directory: Path) -> None:
         storage = segment.vectors[name]
         if isinstance(storage, DenseVectorStorage) and storage.on_disk:
             storage.load(directory / "vectors" / str(i))
-            storage.release_pages()
 
 
 def load_segment(directory: Path) -> Segment:

@@ -25,8 +25,8 @@ from vectorizer.segment.vector_storage import (
     DenseVectorStorage,
     MultiVectorStorage,
     SparseVectorStorage,
-    TurboVectorStorage,
     VectorStorage,
+    new_storage,
 )
 
 _MASK64 = (1 << 64) - 1
@@ -53,13 +53,7 @@ class VectorSpec:
     on_disk: bool = False  # sealed segments memory-map the vectors instead of holding them
 
     def new_storage(self) -> VectorStorage:
-        if self.kind == "sparse":
-            return SparseVectorStorage()
-        if self.kind == "multi":
-            return MultiVectorStorage(self.dim, self.datatype, self.normalize)
-        if self.datatype.startswith("turbo"):
-            return TurboVectorStorage(self.dim, self.datatype, self.normalize)
-        return DenseVectorStorage(self.dim, self.datatype, self.normalize, self.on_disk)
+        return new_storage(self.kind, self.dim, self.datatype, self.normalize, self.on_disk)
 
 
 class Segment:

@@ -32,6 +32,7 @@ class DenseVectorStorage:
     """A matrix of dense vectors indexed by segment offset."""
 
     kind = "dense"
+    rows_are_vectors = True  # `data` rows are the vectors themselves (not codes)
 
     def __init__(self, dim: int, datatype: str = "float32", normalize: bool = False,
                  on_disk: bool = False) -> None:
@@ -69,9 +70,9 @@ class DenseVectorStorage:
             self.present[offset] = False
 
     def get(self, offset: int) -> list[float] | None:
-        if offset >= len(self.present) or not self.present[offset]:
+        if not self.has(offset):
             return None
-        return self.data[offset].astype(np.float32).tolist()
+        return self.rows(np.array([offset]))[0].astype(np.float32).tolist()
 
     def has(self, offset: int) -> bool:
         return offset < len(self.present) and bool(self.present[offset])
@@ -98,7 +99,7 @@ class DenseVectorStorage:
                 mapping.madvise(mmap.MADV_RANDOM)
         else:
             self.data = np.load(directory / "dense.npy", allow_pickle=False)
-        self.present = np.load(directory / "present.npy", allow_pickle=False).copy()
+        self.present = np.load(directory / "present.npy", allow_pickle=False)
 
     def rows(self, offsets: np.ndarray) -> np.ndarray:
         """The stored rows at `offsets` (for rescoring a few candidates).
@@ -127,11 +128,14 @@ class DenseVectorStorage:
 
     def scores_many(self, offsets: np.ndarray, queries: np.ndarray, distance: str,
                     ) -> np.ndarray:
-        """(queries by rows) scores: one matrix product per block for dot and Euclid."""
-        if distance == dist.MANHATTAN:
-            return np.stack([self.scores(offsets, q, distance) for q in queries]) \
-                if len(queries) else np.zeros((0, len(offsets)), np.float32)
-        return dist.scores_many(self.data, offsets, queries, distance)
+        """(queries by rows) scores: one matrix product per block for Cosine and Dot; the
+        distances query by query, computed from differences as a single search does."""
+        if self.rows_are_vectors and distance in (dist.COSINE, dist.DOT):
+            return dist.dot_scores_many(self.data, offsets, queries)
+        out = np.empty((len(queries), len(offsets)), dtype=np.float32)
+        for i, query in enumerate(queries):
+            out[i] = self.scores(offsets, query, distance)
+        return out
 
     def _close_file(self) -> None:
         if self._fd is not None:
@@ -160,6 +164,8 @@ class TurboVectorStorage(DenseVectorStorage):
     returned vectors (and scores) are the codes' approximation, as in Qdrant.
     """
 
+    rows_are_vectors = False
+
     def __init__(self, dim: int, datatype: str, normalize: bool = False) -> None:
         self.codec = TurboCodec(dim, datatype)
         super().__init__(dim, "float32", normalize, on_disk=False)
@@ -178,11 +184,6 @@ class TurboVectorStorage(DenseVectorStorage):
         self.scales[offsets] = scales
         self.present[offsets] = True
 
-    def get(self, offset: int) -> list[float] | None:
-        if not self.has(offset):
-            return None
-        return self.rows(np.array([offset]))[0].tolist()
-
     def rows(self, offsets: np.ndarray) -> np.ndarray:
         return self.codec.decode(self.data[offsets], self.scales[offsets])
 
@@ -192,24 +193,16 @@ class TurboVectorStorage(DenseVectorStorage):
             np.zeros((0, self.dim), dtype=np.float32)
 
     def scores(self, offsets: np.ndarray, query: np.ndarray, distance: str) -> np.ndarray:
-        if distance == dist.MANHATTAN:  # a rotation changes L1 distances: decode fully
-            return np.concatenate([dist.scores(self.rows(offsets[s:s + 65_536]), None, query,
-                                               distance)
-                                   for s in range(0, len(offsets), 65_536)] or
-                                  [np.zeros(0, np.float32)])
-        rotated = self.codec.rotation.apply(query)
+        # The rotation keeps dot products and Euclidean distances but not L1 ones:
+        # Manhattan compares fully decoded rows, the others rotated ones.
+        manhattan = distance == dist.MANHATTAN
+        q = query if manhattan else self.codec.rotation.apply(query)
         out = np.empty(len(offsets), dtype=np.float32)
         for s in range(0, len(offsets), 65_536):
             rows = offsets[s:s + 65_536]
-            block = self.codec.decode_rotated(self.data[rows], self.scales[rows])
-            out[s:s + len(rows)] = dist.scores(block, None, rotated, distance)
-        return out
-
-    def scores_many(self, offsets: np.ndarray, queries: np.ndarray, distance: str,
-                    ) -> np.ndarray:
-        out = np.empty((len(queries), len(offsets)), dtype=np.float32)
-        for i, query in enumerate(queries):
-            out[i] = self.scores(offsets, query, distance)
+            block = self.rows(rows) if manhattan else \
+                self.codec.decode_rotated(self.data[rows], self.scales[rows])
+            out[s:s + len(rows)] = dist.scores(block, None, q, distance)
         return out
 
     def save(self, directory: Path, n: int) -> None:
@@ -352,16 +345,21 @@ def storage_meta(storage: VectorStorage) -> dict:
     return meta
 
 
-def storage_from_meta(meta: dict) -> VectorStorage:
-    if meta["kind"] == "sparse":
+def new_storage(kind: str, dim: int = 0, datatype: str = "float32", normalize: bool = False,
+                on_disk: bool = False) -> VectorStorage:
+    """An empty storage for a vector of `kind` ("dense", "sparse" or "multi")."""
+    if kind == "sparse":
         return SparseVectorStorage()
-    if meta["kind"] == "dense" and str(meta["datatype"]).startswith("turbo"):
-        return TurboVectorStorage(meta["dim"], meta["datatype"], meta["normalize"])
-    if meta["kind"] == "dense":
-        return DenseVectorStorage(meta["dim"], meta["datatype"], meta["normalize"],
-                                  bool(meta.get("on_disk")))
-    return MultiVectorStorage(meta["dim"], meta["datatype"], meta["normalize"])
+    if kind == "multi":
+        return MultiVectorStorage(dim, datatype, normalize)
+    if datatype.startswith("turbo"):
+        return TurboVectorStorage(dim, datatype, normalize)
+    return DenseVectorStorage(dim, datatype, normalize, on_disk)
 
+
+def storage_from_meta(meta: dict) -> VectorStorage:
+    return new_storage(meta["kind"], meta.get("dim", 0), meta.get("datatype", "float32"),
+                       meta.get("normalize", False), bool(meta.get("on_disk")))
 
 __all__ = [
     "DenseVectorStorage",
@@ -369,6 +367,7 @@ __all__ = [
     "SparseVectorStorage",
     "TurboVectorStorage",
     "VectorStorage",
+    "new_storage",
     "storage_from_meta",
     "storage_meta",
 ]
