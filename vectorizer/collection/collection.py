@@ -398,26 +398,8 @@ class Collection:
         Sealed segments are searched through their HNSW graphs (unless `exact`, or
         the filter leaves few candidates); the appendable segment exactly.
         """
-        params = self.dense_params(vector_name)
-        if len(query) != params["size"]:
-            raise BadInput(f"Vector dimension error: expected dim: {params['size']}, "
-                           f"got {len(query)}")
-        if isinstance(with_vectors, list):
-            self._check_vector_names(with_vectors)
-        distance = params["distance"]
-        sp = search_params
-        prepared = dist.prepare_query(np.asarray(query, dtype=np.float32), distance)
-        hits: list[tuple[float, int, Any, int]] = []
-        for shard_id in self.read_shards(shard_key):
-            for score, seg, off in self.shards[shard_id].search_dense(
-                    vector_name, prepared, distance, flt, limit + offset, threshold,
-                    exact=bool(sp and sp.exact), ef=(sp and sp.hnsw_ef) or 0,
-                    indexed_only=bool(sp and sp.indexed_only),
-                    quantization=sp.quantization if sp else None,
-                    acorn=sp.acorn if sp else None):
-                hits.append((score, shard_id, seg, off))
-        return self._scored_page(hits, dist.higher_is_better(distance), offset, limit,
-                                 with_payload, with_vectors)
+        return self.search_many(vector_name, flt, shard_key, search_params, [DenseSearch(
+            query, limit, offset, threshold, with_payload, with_vectors)])[0]
 
     def search_many(self, vector_name: str, flt: models.Filter | None, shard_key: Any,
                     search_params: models.SearchParams | None, requests: list[DenseSearch],
@@ -438,8 +420,9 @@ class Collection:
             return []
         distance = params["distance"]
         sp = search_params
-        queries = np.stack([dist.prepare_query(np.asarray(r.query, dtype=np.float32), distance)
-                            for r in requests])
+        queries = np.empty((len(requests), params["size"]), dtype=np.float32)
+        for i, req in enumerate(requests):
+            queries[i] = dist.prepare_query(np.asarray(req.query, dtype=np.float32), distance)
         depth = max(r.limit + r.offset for r in requests)
         hits: list[list[tuple[float, int, Any, int]]] = [[] for _ in requests]
         for shard_id in self.read_shards(shard_key):
@@ -449,10 +432,11 @@ class Collection:
                 indexed_only=bool(sp and sp.indexed_only),
                 quantization=sp.quantization if sp else None, acorn=sp.acorn if sp else None)
             for i, found in enumerate(per_query):
-                values = np.array([f[0] for f in found], dtype=np.float32)
-                keep = dist.passes_threshold(values, requests[i].threshold, distance)
-                hits[i].extend((score, shard_id, seg, off)
-                               for (score, seg, off), ok in zip(found, keep, strict=True) if ok)
+                if requests[i].threshold is not None:
+                    values = np.array([f[0] for f in found], dtype=np.float32)
+                    keep = dist.passes_threshold(values, requests[i].threshold, distance)
+                    found = [f for f, ok in zip(found, keep, strict=True) if ok]
+                hits[i].extend((score, shard_id, seg, off) for score, seg, off in found)
         return [self._scored_page(h, dist.higher_is_better(distance), r.offset, r.limit,
                                   r.with_payload, r.with_vectors)
                 for h, r in zip(hits, requests, strict=True)]

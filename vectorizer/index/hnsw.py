@@ -131,21 +131,15 @@ class HnswIndex:
 
     # ------------------------------------------------------------ search
 
-    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None, ef: int,
-               ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Up to `k` allowed rows, best first by the codes: (offsets, approximate scores).
-
-        `allowed` is a packed little-endian bitmap of the rows that may be returned
-        (None: all).  Scores follow Qdrant's conventions; for bit codes they are
-        computed by `approximate_scores` only when asked (None here).
-        """
-        ids, approx = self.search_many(query[None, :], k, allowed, ef)
-        keep = ids[0] >= 0
-        return ids[0][keep], None if approx is None else approx[0][keep]
-
     def search_many(self, queries: np.ndarray, k: int, allowed: np.ndarray | None, ef: int,
                     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """`search` for a block of queries in one faiss call: (ids, scores), -1 ids pad rows."""
+        """Up to `k` allowed rows per query, best first by the codes, in one faiss call.
+
+        Returns (ids, approximate scores), rows padded with -1 ids.  `allowed` is a
+        packed little-endian bitmap of the rows that may be returned (None: all).
+        Scores follow Qdrant's conventions; for bit codes they are computed by
+        `approximate_scores` only when asked (None here).
+        """
         ef = max(int(ef), k)
         selector = None  # kept referenced until faiss is done with it
         if allowed is None:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -59,6 +59,17 @@ def _write_atomic(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
     tmp.replace(path)
     fsync_dir(path.parent)
+
+
+class DensePlan(NamedTuple):
+    """How one segment is searched: exactly over `mask`, or through `ann`."""
+
+    segment: Segment
+    storage: DenseVectorStorage
+    mask: np.ndarray  # candidate rows
+    bits: np.ndarray | None  # `mask` packed as the graph's allow-list; None: every row
+    ann: HnswIndex | None  # None: score the candidates exactly
+    ef: int  # the graph's beam width
 
 
 class LocalShard:
@@ -604,56 +615,18 @@ class LocalShard:
         """Per segment, the offsets of live points matching `flt` (call under `lock`)."""
         return [(seg, np.flatnonzero(filter_mask(seg, flt))) for seg in self.segments]
 
-    def search_dense(self, name: str, query: np.ndarray, distance: str,
-                     flt: models.Filter | None, limit: int, threshold: float | None,
-                     exact: bool = False, ef: int = 0, indexed_only: bool = False,
-                     quantization: models.QuantizationSearchParams | None = None,
-                     acorn: models.AcornSearchParams | None = None,
-                     ) -> list[tuple[float, Segment, int]]:
-        """Top-`limit` (score, segment, offset) per segment for a prepared dense query.
-
-        The planner works as Qdrant's: a segment with an HNSW graph is searched
-        through it with the filter as an allow-list, unless the filtered candidates
-        are few enough (`full_scan_threshold`, in KB of vectors) to score exactly.
-        With a filter the beam is widened as the filter's share of the segment falls (so
-        recall holds at low selectivity; twice that with `acorn` when the share is
-        under its `max_selectivity`), falling back to exact scoring when that would
-        visit more nodes than there are candidates.  Other segments are scored
-        exactly in one vectorised pass.  Graph results come from codes and are
-        rescored from the original vectors (see `_graph_search`).
-        """
-        plans = self._plan_dense(name, flt, limit, exact, ef, indexed_only, acorn)
-        found: list[tuple[float, Segment, int]] = []
-        for seg, storage, mask, bits, ann, seg_ef in plans:
-            if ann is not None:
-                offs, values = _graph_search(ann, storage, query, distance, limit, bits, seg_ef,
-                                             quantization)
-            else:
-                offs = np.flatnonzero(mask)
-                values = storage.scores(offs, query, distance)
-            keep = dist.passes_threshold(values, threshold, distance)
-            offs, values = offs[keep], values[keep]
-            best = dist.top_k(values, limit, distance)
-            found.extend(zip(values[best].tolist(), [seg] * len(best), offs[best].tolist(),
-                             strict=True))
-        return found
-
     def _plan_dense(self, name: str, flt: models.Filter | None, limit: int, exact: bool,
                     ef: int, indexed_only: bool, acorn: models.AcornSearchParams | None,
-                    ) -> list[tuple[Segment, Any, np.ndarray, np.ndarray | None,
-                                    HnswIndex | None, int]]:
-        """Per segment: (segment, storage, candidate mask, packed allow-list, graph or None
-        for exact scoring, beam width) — the planner of `search_dense`."""
+                    ) -> list[DensePlan]:
+        """How `search_dense_many` searches each segment."""
         ef = ef or int(self.index_config.get("vectors", {}).get(name, {}).get(
             "ef_construct", 100))
-        widen = 1.0
-        if acorn is not None and acorn.enable:
-            widen = 2.0
+        widen = 2.0 if acorn is not None and acorn.enable else 1.0
         max_sel = 0.4 if acorn is None or acorn.max_selectivity is None \
             else acorn.max_selectivity
         # Plan under the lock (masks are a consistent snapshot), search without it, so
         # concurrent searches run in parallel (faiss and BLAS release the GIL).
-        plans: list[tuple[Segment, Any, np.ndarray, np.ndarray | None, HnswIndex | None, int]] = []
+        plans: list[DensePlan] = []
         with self.lock:
             for seg in self.segments:
                 storage = seg.vectors.get(name)
@@ -687,7 +660,7 @@ class LocalShard:
                         bits = np.packbits(mask, bitorder="little")
                 if ann is None and indexed_only and not small and not exact:
                     continue  # Qdrant's indexed_only: skip large segments without an index
-                plans.append((seg, storage, mask, bits, ann, seg_ef))
+                plans.append(DensePlan(seg, storage, mask, bits, ann, seg_ef))
         return plans
 
     def search_dense_many(self, name: str, queries: np.ndarray, distance: str,
@@ -696,26 +669,36 @@ class LocalShard:
                           quantization: models.QuantizationSearchParams | None = None,
                           acorn: models.AcornSearchParams | None = None,
                           ) -> list[list[tuple[float, Segment, int]]]:
-        """`search_dense` for several prepared queries sharing everything else, in one pass:
-        one plan (filter masks) per segment, one faiss call per graph for all the
-        queries, one matrix product per exactly scored segment."""
+        """Top-`limit` (score, segment, offset) per segment for each prepared dense query.
+
+        The queries share everything else, so they take one pass: one plan per
+        segment, one faiss call per graph, one matrix product per exactly scored
+        segment.  The planner works as Qdrant's: a segment with an HNSW graph is
+        searched through it with the filter as an allow-list, unless the filtered
+        candidates are few enough (`full_scan_threshold`, in KB of vectors) to score
+        exactly.  With a filter the beam is widened as the filter's share of the
+        segment falls (so recall holds at low selectivity; twice that with `acorn`
+        when the share is under its `max_selectivity`), falling back to exact scoring
+        when that would visit more nodes than there are candidates.  Graph results
+        come from codes and are rescored from the original vectors (see `_wanted`).
+        """
         plans = self._plan_dense(name, flt, limit, exact, ef, indexed_only, acorn)
         found: list[list[tuple[float, Segment, int]]] = [[] for _ in range(len(queries))]
         for seg, storage, mask, bits, ann, seg_ef in plans:
             if ann is not None:
                 wanted, rescore = _wanted(ann, limit, seg_ef, quantization)
                 ids, approx = ann.search_many(queries, wanted, bits, seg_ef)
-                per_query = []
-                for i, query in enumerate(queries):
-                    keep = ids[i] >= 0
-                    per_query.append(_rescored(ann, storage, query, distance, ids[i][keep],
-                                               None if approx is None else approx[i][keep],
-                                               rescore))
             else:
                 offs = np.flatnonzero(mask)
                 matrix = storage.scores_many(offs, queries, distance)
-                per_query = [(offs, matrix[i]) for i in range(len(queries))]
-            for i, (offs, values) in enumerate(per_query):
+            for i, query in enumerate(queries):
+                if ann is not None:
+                    keep = ids[i] >= 0
+                    offs, values = _rescored(ann, storage, query, distance, ids[i][keep],
+                                             None if approx is None else approx[i][keep],
+                                             rescore)
+                else:
+                    values = matrix[i]
                 best = dist.top_k(values, limit, distance)
                 found[i].extend(zip(values[best].tolist(), [seg] * len(best),
                                     offs[best].tolist(), strict=True))
@@ -730,7 +713,7 @@ class LocalShard:
         recommendation strategies that score against several examples.
         """
         plans = []
-        with self.lock:  # plan under the lock, score without it (as `search_dense`)
+        with self.lock:  # plan under the lock, score without it (as `search_dense_many`)
             for seg in self.segments:
                 storage = seg.vectors.get(name)
                 if storage is None or not hasattr(storage, "data"):
@@ -832,16 +815,6 @@ def _rescored(ann: HnswIndex, storage: DenseVectorStorage, query: np.ndarray, di
     if approx is None:
         approx = ann.approximate_scores(query, offs)
     return offs, approx
-
-
-def _graph_search(ann: HnswIndex, storage: DenseVectorStorage, query: np.ndarray,
-                  distance: str, limit: int, bits: np.ndarray | None, ef: int,
-                  quantization: models.QuantizationSearchParams | None,
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Candidates of one query from a graph, scored as Qdrant would score them."""
-    wanted, rescore = _wanted(ann, limit, ef, quantization)
-    offs, approx = ann.search(query, wanted, bits, ef)
-    return _rescored(ann, storage, query, distance, offs, approx, rescore)
 
 
 def _first_ids(seg: Segment, offs: np.ndarray, start_key: tuple[int, Any] | None,
