@@ -234,14 +234,10 @@ def _segments_of(col: Any) -> int | None:
         return None
 
 
-def worker_engine(workdir: Path, result: Result) -> None:
-    import vectorizer
-
-    result["notes"].append(f"engine imported from {Path(vectorizer.__file__).parent}")
-    vectors, queries, truths, spec = load_inputs(workdir)
-    assert vectors is not None
-    result["rss_baseline"] = proc_status()
-    col = _engine_collection(workdir / "engine", vectors.shape[1], binary_on_disk=False)
+def _engine_built(path: Path, vectors: np.ndarray, result: Result,
+                  binary_on_disk: bool) -> Any:
+    """Create, upload and index an engine collection, timing upload and build."""
+    col = _engine_collection(path, vectors.shape[1], binary_on_disk=binary_on_disk)
     started = time.perf_counter()
     _engine_upload(col, vectors)
     result["upload_s"] = time.perf_counter() - started
@@ -249,6 +245,17 @@ def worker_engine(workdir: Path, result: Result) -> None:
     wait_green(col)
     result["build_s"] = time.perf_counter() - started
     result["segments"] = _segments_of(col)
+    return col
+
+
+def worker_engine(workdir: Path, result: Result) -> None:
+    import vectorizer
+
+    result["notes"].append(f"engine imported from {Path(vectorizer.__file__).parent}")
+    vectors, queries, truths, spec = load_inputs(workdir)
+    assert vectors is not None
+    result["rss_baseline"] = proc_status()
+    col = _engine_built(workdir / "engine", vectors, result, binary_on_disk=False)
     result["rss_after_build"] = proc_status()
     sweep_and_filter(_engine_search(col), [q.tolist() for q in queries], truths, spec["efs"],
                      result)
@@ -258,14 +265,7 @@ def worker_engine(workdir: Path, result: Result) -> None:
 def worker_bq_build(workdir: Path, result: Result) -> None:
     vectors, _queries, _truths, _spec = load_inputs(workdir)
     assert vectors is not None
-    col = _engine_collection(workdir / "bq", vectors.shape[1], binary_on_disk=True)
-    started = time.perf_counter()
-    _engine_upload(col, vectors)
-    result["upload_s"] = time.perf_counter() - started
-    started = time.perf_counter()
-    wait_green(col)
-    result["build_s"] = time.perf_counter() - started
-    result["segments"] = _segments_of(col)
+    col = _engine_built(workdir / "bq", vectors, result, binary_on_disk=True)
     col.flush()
     col.close()
 

@@ -27,6 +27,19 @@ def _wait_indexed(http: httpx.Client, name: str, timeout: float = 60) -> dict:
     raise AssertionError(f"collection never finished indexing: {info}")
 
 
+def _create_filled(http: httpx.Client, name: str, vectors_config: dict, seed: int,
+                   **extra: object) -> np.ndarray:
+    """A collection whose graphs get built and searched even at this size, with N random
+    vectors upserted; returns them."""
+    http.put(f"/collections/{name}", json={
+        "vectors": vectors_config,
+        "optimizers_config": {"indexing_threshold": 10, "default_segment_number": 1},
+        "hnsw_config": {"full_scan_threshold": 1}, **extra}).raise_for_status()
+    vectors = np.random.default_rng(seed).normal(size=(N, DIM)).astype(np.float32)
+    _fill(http, name, vectors)
+    return vectors
+
+
 def _fill(http: httpx.Client, name: str, vectors: np.ndarray) -> None:
     for start in range(0, len(vectors), 1000):
         points = [{"id": i, "vector": vectors[i].tolist()}
@@ -55,13 +68,7 @@ def test_server_defaults_and_on_disk_vectors_are_memory_mapped(tmp_path: Path) -
         "QDRANT__STORAGE__COLLECTION__VECTORS__ON_DISK": "true"}).start()
     try:
         http = checked_client(server.url, timeout=60)
-        http.put("/collections/d", json={
-            "vectors": {"size": DIM, "distance": "Cosine"},
-            "optimizers_config": {"indexing_threshold": 10, "default_segment_number": 1},
-            "hnsw_config": {"full_scan_threshold": 1},
-        }).raise_for_status()
-        vectors = np.random.default_rng(1).normal(size=(N, DIM)).astype(np.float32)
-        _fill(http, "d", vectors)
+        vectors = _create_filled(http, "d", {"size": DIM, "distance": "Cosine"}, seed=1)
         info = _wait_indexed(http, "d")
         assert info["config"]["quantization_config"] == {
             "binary": {"always_ram": True}} or info["config"]["quantization_config"][
@@ -93,14 +100,8 @@ def test_rescore_false_returns_code_scores_and_patch_reindexes(tmp_path: Path) -
     server = ServerProcess(tmp_path / "storage").start()
     try:
         http = checked_client(server.url, timeout=60)
-        http.put("/collections/q", json={
-            "vectors": {"size": DIM, "distance": "Cosine"},
-            "optimizers_config": {"indexing_threshold": 10, "default_segment_number": 1},
-            "hnsw_config": {"full_scan_threshold": 1},
-            "quantization_config": {"binary": {"encoding": "two_bits"}},
-        }).raise_for_status()
-        vectors = np.random.default_rng(2).normal(size=(N, DIM)).astype(np.float32)
-        _fill(http, "q", vectors)
+        vectors = _create_filled(http, "q", {"size": DIM, "distance": "Cosine"}, seed=2,
+                                 quantization_config={"binary": {"encoding": "two_bits"}})
         _wait_indexed(http, "q")
         query = vectors[3] + 0.05
         exact = _exact_cosine(vectors, query)
@@ -141,13 +142,8 @@ def test_turbo_datatypes_store_codes_and_search(tmp_path: Path, datatype: str,
     server = ServerProcess(tmp_path / "storage").start()
     try:
         http = checked_client(server.url, timeout=60)
-        http.put("/collections/t", json={
-            "vectors": {"size": DIM, "distance": "Euclid", "datatype": datatype},
-            "optimizers_config": {"indexing_threshold": 10, "default_segment_number": 1},
-            "hnsw_config": {"full_scan_threshold": 1},
-        }).raise_for_status()
-        vectors = np.random.default_rng(3).normal(size=(N, DIM)).astype(np.float32)
-        _fill(http, "t", vectors)
+        vectors = _create_filled(http, "t", {"size": DIM, "distance": "Euclid",
+                                             "datatype": datatype}, seed=3)
         for phase in ("indexed", "restarted"):
             if phase == "restarted":
                 server.restart()
