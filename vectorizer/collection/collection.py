@@ -27,7 +27,7 @@ from vectorizer.filter.compiler import order_values
 from vectorizer.index import distance as dist
 from vectorizer.index.payload.field_indexes import params_type
 from vectorizer.index.quantization import QuantSpec
-from vectorizer.shard.local_shard import LocalShard, PointRecord
+from vectorizer.shard.local_shard import LocalShard, PointRecord, SegmentHits
 from vectorizer.shard.wal import fsync_dir
 
 log = logging.getLogger(__name__)
@@ -410,9 +410,10 @@ class Collection:
         (see `LocalShard.search_dense_many`); pages are cut per request.
         """
         params = self.dense_params(vector_name)
+        size = params["size"]
         for req in requests:
-            if len(req.query) != params["size"]:
-                raise BadInput(f"Vector dimension error: expected dim: {params['size']}, "
+            if len(req.query) != size:
+                raise BadInput(f"Vector dimension error: expected dim: {size}, "
                                f"got {len(req.query)}")
             if isinstance(req.with_vectors, list):
                 self._check_vector_names(req.with_vectors)
@@ -420,26 +421,22 @@ class Collection:
             return []
         distance = params["distance"]
         sp = search_params
-        queries = np.empty((len(requests), params["size"]), dtype=np.float32)
-        for i, req in enumerate(requests):
-            queries[i] = dist.prepare_query(np.asarray(req.query, dtype=np.float32), distance)
+        queries = dist.prepare_queries(
+            np.array([req.query for req in requests], dtype=np.float32).reshape(-1, size),
+            distance)
         depth = max(r.limit + r.offset for r in requests)
-        hits: list[list[tuple[float, int, Any, int]]] = [[] for _ in requests]
+        found: list[list[tuple[int, SegmentHits]]] = [[] for _ in requests]
         for shard_id in self.read_shards(shard_key):
             per_query = self.shards[shard_id].search_dense_many(
                 vector_name, queries, distance, flt, depth,
                 exact=bool(sp and sp.exact), ef=(sp and sp.hnsw_ef) or 0,
                 indexed_only=bool(sp and sp.indexed_only),
                 quantization=sp.quantization if sp else None, acorn=sp.acorn if sp else None)
-            for i, found in enumerate(per_query):
-                if requests[i].threshold is not None:
-                    values = np.array([f[0] for f in found], dtype=np.float32)
-                    keep = dist.passes_threshold(values, requests[i].threshold, distance)
-                    found = [f for f, ok in zip(found, keep, strict=True) if ok]
-                hits[i].extend((score, shard_id, seg, off) for score, seg, off in found)
-        return [self._scored_page(h, dist.higher_is_better(distance), r.offset, r.limit,
-                                  r.with_payload, r.with_vectors)
-                for h, r in zip(hits, requests, strict=True)]
+            for i, chunks in enumerate(per_query):
+                found[i].extend((shard_id, chunk) for chunk in chunks)
+        return [self._wire_page(_best_hits(chunks, r.offset + r.limit, r.threshold, distance)
+                                [r.offset:], r.with_payload, r.with_vectors)
+                for chunks, r in zip(found, requests, strict=True)]
 
     def _scored_page(self, hits: list[tuple[float, int, Any, int]], higher_better: bool,
                      offset: int, limit: int, with_payload: PayloadFn | None,
@@ -449,15 +446,41 @@ class Collection:
         hits.sort(key=lambda h: sign * h[0])
         if any(a[0] == b[0] for a, b in itertools.pairwise(hits)):  # equal scores: ids decide
             hits.sort(key=lambda h: (sign * h[0], point_id_sort_key(h[2].ids[h[3]])))
+        return self._wire_page(hits[offset:offset + limit], with_payload, with_vectors)
+
+    def _wire_page(self, hits: list[tuple[float, int, Any, int]],
+                   with_payload: PayloadFn | None, with_vectors: bool | list[str],
+                   ) -> list[dict[str, Any]]:
+        """Wire records of ordered (score, shard, segment, offset) hits."""
+        shard_ids = {h[1] for h in hits}
+        if len(shard_ids) == 1:  # one lock for the page (payloads and vectors change under it)
+            with self.shards[shard_ids.pop()].lock:
+                return self._wire_records(hits, with_payload, with_vectors)
         out = []
-        for score, shard_id, seg, off in hits[offset:offset + limit]:
-            shard = self.shards[shard_id]
-            with shard.lock:
-                rec = shard._record(seg, off, with_payload, with_vectors)
-            wire = self.record_to_wire(rec, shard_id)
-            wire["version"] = int(seg.versions[off])
-            wire["score"] = score
-            out.append(wire)
+        for hit in hits:
+            with self.shards[hit[1]].lock:
+                out.extend(self._wire_records([hit], with_payload, with_vectors))
+        return out
+
+    def _wire_records(self, hits: list[tuple[float, int, Any, int]],
+                      with_payload: PayloadFn | None, with_vectors: bool | list[str],
+                      ) -> list[dict[str, Any]]:
+        names = None if with_vectors is True else with_vectors
+        out = [{
+            "id": seg.ids[off],
+            "payload": None if with_payload is None else with_payload(seg.payload_at(off)),
+            "vector": seg.vectors_of(off, names) if with_vectors else None,
+            "version": int(seg.versions[off]),
+            "score": score,
+        } for score, _shard_id, seg, off in hits]
+        if with_vectors:
+            for wire in out:
+                vector = wire["vector"]
+                if vector is not None and len(vector) == 1 and cfg.DEFAULT_VECTOR in vector:
+                    wire["vector"] = vector[cfg.DEFAULT_VECTOR]
+        if self.custom_sharding:
+            for wire, hit in zip(out, hits, strict=True):
+                wire["shard_key"] = self._key_of_shard(hit[1])
         return out
 
     def dense_params(self, vector_name: str) -> dict[str, Any]:
@@ -734,3 +757,34 @@ def _has_map_index(params: Any) -> bool:
     if kind == "integer":
         return getattr(params, "lookup", None) is not False
     return kind in {"keyword", "bool", "uuid"}
+
+
+def _best_hits(chunks: list[tuple[int, SegmentHits]], depth: int, threshold: float | None,
+               distance: str) -> list[tuple[float, int, Any, int]]:
+    """The best `depth` (score, shard, segment, offset) of per-segment hits, in Qdrant's
+    order: by score, equal scores by point id; `threshold` drops what misses it."""
+    if not chunks:
+        return []
+    if len(chunks) == 1:  # one segment's hits come ordered already
+        shard_id, (seg, scores, offs) = chunks[0]
+        if threshold is not None:
+            keep = dist.passes_threshold(scores, threshold, distance)
+            scores, offs = scores[keep], offs[keep]
+        rows = [(sc, shard_id, seg, off)
+                for sc, off in zip(scores.tolist(), offs.tolist(), strict=True)]
+    else:
+        scores = np.concatenate([c.scores for _s, c in chunks])
+        offs = np.concatenate([c.offsets for _s, c in chunks])
+        owners = np.repeat(np.arange(len(chunks)), [len(c.scores) for _s, c in chunks])
+        if threshold is not None:
+            keep = dist.passes_threshold(scores, threshold, distance)
+            scores, offs, owners = scores[keep], offs[keep], owners[keep]
+        order = dist.top_k(scores, len(scores), distance)
+        rows = [(sc, chunks[o][0], chunks[o][1].segment, off)
+                for sc, off, o in zip(scores[order].tolist(), offs[order].tolist(),
+                                      owners[order].tolist(), strict=True)]
+    if any(a[0] == b[0] for a, b in itertools.pairwise(rows[:depth + 1])):
+        # Equal scores: ids decide, over every candidate (a tie may straddle the cut).
+        sign = -1.0 if dist.higher_is_better(distance) else 1.0
+        rows.sort(key=lambda h: (sign * h[0], point_id_sort_key(h[2].ids[h[3]])))
+    return rows[:depth]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -32,14 +33,45 @@ from vectorizer.segment.vector_storage import (
 _MASK64 = (1 << 64) - 1
 
 
-@dataclass
-class LiveRows:
-    """Rows of one named vector that searches may return: live points having it."""
+class CandidateRows:
+    """Rows a search may return: a mask with its count, offsets and packed bits.
 
-    generation: int
-    mask: np.ndarray  # bool per offset
-    count: int
-    bits: np.ndarray | None  # packed little-endian mask; None when every row is live
+    The offsets and the packed little-endian bitmap (the graph's allow-list) are
+    derived on first use and kept, as the object is cached by the segment.
+    """
+
+    __slots__ = ("_bits", "_offsets", "count", "mask")
+
+    def __init__(self, mask: np.ndarray, count: int | None = None) -> None:
+        self.mask = mask
+        self.count = int(np.count_nonzero(mask)) if count is None else count
+        self._offsets: np.ndarray | None = None
+        self._bits: np.ndarray | None = None
+
+    @property
+    def offsets(self) -> np.ndarray:
+        if self._offsets is None:
+            self._offsets = np.flatnonzero(self.mask)
+        return self._offsets
+
+    @property
+    def bits(self) -> np.ndarray | None:
+        """The packed mask, or None when every row is a candidate."""
+        if self.count == len(self.mask):
+            return None
+        if self._bits is None:
+            self._bits = np.packbits(self.mask, bitorder="little")
+        return self._bits
+
+    @property
+    def nbytes(self) -> int:
+        return self.mask.nbytes + 8 * self.count + len(self.mask) // 8  # with offsets, bits
+
+
+# Filtered candidate rows kept per segment (Lucene's per-segment filter cache): repeated
+# filters (tenants, categories) skip re-evaluation until the segment changes.
+FILTER_CACHE_ENTRIES = 32
+FILTER_CACHE_BYTES = 64 << 20
 
 
 @dataclass
@@ -67,7 +99,8 @@ class Segment:
         self.payloads: list[dict[str, Any] | None] = []
         self.vectors: dict[str, VectorStorage] = {n: s.new_storage() for n, s in specs.items()}
         self.indexes = PayloadFieldIndexes()
-        self.dirty = True
+        self.revision = 0
+        self._dirty = True
         # A sealed segment takes no new points; the optimizer gives it HNSW graphs.
         self.sealed = False
         self.ann: dict[str, HnswIndex] = {}
@@ -82,7 +115,22 @@ class Segment:
         self._uuid_lo = np.zeros(0, dtype=np.uint64)
         # Bumped by every change to which rows hold a live vector; keys `_live`.
         self.generation = 0
-        self._live: dict[str, LiveRows] = {}
+        self._live: dict[str, tuple[int, CandidateRows]] = {}
+        # Bumped by every change at all (see `dirty`); keys the filter cache.
+        self.revision = 0
+        self._filtered: OrderedDict[tuple[str, str], tuple[int, CandidateRows]] = OrderedDict()
+        self._filtered_bytes = 0
+
+    @property
+    def dirty(self) -> bool:
+        """True when the segment changed since it was last flushed."""
+        return self._dirty
+
+    @dirty.setter
+    def dirty(self, value: bool) -> None:
+        if value:  # every change marks the segment dirty: cached filter results go stale
+            self.revision += 1
+        self._dirty = value
 
     # ------------------------------------------------------------ SegmentView
 
@@ -111,20 +159,42 @@ class Segment:
     def field_index(self, key: str) -> FieldIndex | None:
         return self.indexes.get(key)
 
-    def live_rows(self, vector_name: str) -> LiveRows | None:
+    def live_rows(self, vector_name: str) -> CandidateRows | None:
         """The rows searches over `vector_name` may return, cached until the next change."""
         cached = self._live.get(vector_name)
-        if cached is not None and cached.generation == self.generation:
-            return cached
+        if cached is not None and cached[0] == self.generation:
+            return cached[1]
         present = self.vector_present_mask(vector_name)
         if present is None:
             return None
-        mask = present & self.alive_mask()
-        count = int(np.count_nonzero(mask))
-        bits = None if count == len(mask) else np.packbits(mask, bitorder="little")
-        rows = LiveRows(self.generation, mask, count, bits)
-        self._live[vector_name] = rows
+        rows = CandidateRows(present & self.alive_mask())
+        self._live[vector_name] = (self.generation, rows)
         return rows
+
+    def cached_filter_rows(self, key: tuple[str, str]) -> CandidateRows | None:
+        """Rows cached under `key` (filter, vector name) by `cache_filter_rows`, if current."""
+        entry = self._filtered.get(key)
+        if entry is None:
+            return None
+        if entry[0] != self.revision:
+            self._drop_filter_rows(key)
+            return None
+        self._filtered.move_to_end(key)
+        return entry[1]
+
+    def cache_filter_rows(self, key: tuple[str, str], rows: CandidateRows) -> None:
+        """Keep `rows` for `key` until the segment changes (least recently used go first)."""
+        if key in self._filtered:
+            self._drop_filter_rows(key)
+        self._filtered[key] = (self.revision, rows)
+        self._filtered_bytes += rows.nbytes
+        while self._filtered and (len(self._filtered) > FILTER_CACHE_ENTRIES or
+                                  self._filtered_bytes > FILTER_CACHE_BYTES):
+            self._drop_filter_rows(next(iter(self._filtered)))
+
+    def _drop_filter_rows(self, key: tuple[str, str]) -> None:
+        _rev, rows = self._filtered.pop(key)
+        self._filtered_bytes -= rows.nbytes
 
     # ------------------------------------------------------------ bookkeeping
 

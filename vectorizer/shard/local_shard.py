@@ -33,7 +33,7 @@ from vectorizer.index import distance as dist
 from vectorizer.index.hnsw import HnswIndex
 from vectorizer.index.quantization import QuantSpec
 from vectorizer.segment.persistence import load_segment, map_on_disk_vectors, save_segment
-from vectorizer.segment.segment import Segment, VectorSpec
+from vectorizer.segment.segment import CandidateRows, Segment, VectorSpec
 from vectorizer.segment.vector_storage import DenseVectorStorage
 from vectorizer.shard.wal import WriteAheadLog, fsync_dir
 
@@ -62,14 +62,22 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 class DensePlan(NamedTuple):
-    """How one segment is searched: exactly over `mask`, or through `ann`."""
+    """How one segment is searched: exactly over `rows`, or through `ann`."""
 
     segment: Segment
     storage: DenseVectorStorage
-    mask: np.ndarray  # candidate rows
-    bits: np.ndarray | None  # `mask` packed as the graph's allow-list; None: every row
+    rows: CandidateRows  # candidate rows
+    bits: np.ndarray | None  # the candidates packed as the graph's allow-list; None: all
     ann: HnswIndex | None  # None: score the candidates exactly
     ef: int  # the graph's beam width
+
+
+class SegmentHits(NamedTuple):
+    """One segment's best hits for one query: scores best first and their offsets."""
+
+    segment: Segment
+    scores: np.ndarray
+    offsets: np.ndarray
 
 
 class LocalShard:
@@ -627,6 +635,7 @@ class LocalShard:
         # Plan under the lock (masks are a consistent snapshot), search without it, so
         # concurrent searches run in parallel (faiss and BLAS release the GIL).
         plans: list[DensePlan] = []
+        key = None if flt is None else flt.model_dump_json(exclude_unset=True)
         with self.lock:
             for seg in self.segments:
                 storage = seg.vectors.get(name)
@@ -635,17 +644,14 @@ class LocalShard:
                 live = seg.live_rows(name)
                 if live is None or not live.count:
                     continue
-                if flt is None:
-                    mask, bits, candidates = live.mask, live.bits, live.count
-                else:
-                    mask = filter_mask(seg, flt) & live.mask
-                    bits, candidates = None, int(np.count_nonzero(mask))
-                    if not candidates:
-                        continue
+                rows = live if key is None else self._filtered_rows(seg, name, flt, key, live)
+                candidates = rows.count
+                if not candidates:
+                    continue
                 small = self._full_scan_cheaper(name, candidates, storage.dim)
                 ann = None if exact or small else seg.ann.get(name)
                 seg_ef = ef
-                if ann is not None and flt is not None:
+                if ann is not None and key is not None:
                     # A filter lets only a share of the graph count.  faiss still walks
                     # through filtered-out nodes (they steer, only results are filtered),
                     # so the beam needs widening by share**-0.35 (measured: 100k clustered
@@ -656,20 +662,29 @@ class LocalShard:
                     seg_ef = int(np.ceil(boost * max(ef, limit) * max(share, 1e-9) ** -0.35))
                     if seg_ef >= candidates:
                         ann = None
-                    else:
-                        bits = np.packbits(mask, bitorder="little")
                 if ann is None and indexed_only and not small and not exact:
                     continue  # Qdrant's indexed_only: skip large segments without an index
-                plans.append(DensePlan(seg, storage, mask, bits, ann, seg_ef))
+                plans.append(DensePlan(seg, storage, rows, None if ann is None else rows.bits,
+                                       ann, seg_ef))
         return plans
+
+    @staticmethod
+    def _filtered_rows(seg: Segment, name: str, flt: models.Filter, key: str,
+                       live: CandidateRows) -> CandidateRows:
+        """Live rows of `name` matching `flt`, from the segment's filter cache when current."""
+        rows = seg.cached_filter_rows((key, name))
+        if rows is None:
+            rows = CandidateRows(filter_mask(seg, flt) & live.mask)
+            seg.cache_filter_rows((key, name), rows)
+        return rows
 
     def search_dense_many(self, name: str, queries: np.ndarray, distance: str,
                           flt: models.Filter | None, limit: int, exact: bool = False,
                           ef: int = 0, indexed_only: bool = False,
                           quantization: models.QuantizationSearchParams | None = None,
                           acorn: models.AcornSearchParams | None = None,
-                          ) -> list[list[tuple[float, Segment, int]]]:
-        """Top-`limit` (score, segment, offset) per segment for each prepared dense query.
+                          ) -> list[list[SegmentHits]]:
+        """Per prepared dense query, each segment's top-`limit` hits, best first.
 
         The queries share everything else, so they take one pass: one plan per
         segment, one faiss call per graph, one matrix product per exactly scored
@@ -683,25 +698,27 @@ class LocalShard:
         come from codes and are rescored from the original vectors (see `_wanted`).
         """
         plans = self._plan_dense(name, flt, limit, exact, ef, indexed_only, acorn)
-        found: list[list[tuple[float, Segment, int]]] = [[] for _ in range(len(queries))]
-        for seg, storage, mask, bits, ann, seg_ef in plans:
+        found: list[list[SegmentHits]] = [[] for _ in range(len(queries))]
+        for seg, storage, rows, bits, ann, seg_ef in plans:
             if ann is not None:
                 wanted, rescore = _wanted(ann, limit, seg_ef, quantization)
                 ids, approx = ann.search_many(queries, wanted, bits, seg_ef)
+                for i, query in enumerate(queries):
+                    offs = ids[i]
+                    near = None if approx is None else approx[i]
+                    if len(offs) and offs.min() < 0:  # faiss pads missing results with -1
+                        keep = offs >= 0
+                        offs = offs[keep]
+                        near = None if near is None else near[keep]
+                    values = _rescored(ann, storage, query, distance, offs, near, rescore)
+                    best = dist.top_k(values, limit, distance)
+                    found[i].append(SegmentHits(seg, values[best], offs[best]))
             else:
-                offs = np.flatnonzero(mask)
+                offs = rows.offsets
                 matrix = storage.scores_many(offs, queries, distance)
-            for i, query in enumerate(queries):
-                if ann is not None:
-                    keep = ids[i] >= 0
-                    offs, values = _rescored(ann, storage, query, distance, ids[i][keep],
-                                             None if approx is None else approx[i][keep],
-                                             rescore)
-                else:
-                    values = matrix[i]
-                best = dist.top_k(values, limit, distance)
-                found[i].extend(zip(values[best].tolist(), [seg] * len(best),
-                                    offs[best].tolist(), strict=True))
+                for i in range(len(queries)):
+                    best = dist.top_k(matrix[i], limit, distance)
+                    found[i].append(SegmentHits(seg, matrix[i][best], offs[best]))
         return found
 
     def score_exact(self, name: str, scorer: Callable[[np.ndarray], np.ndarray],
@@ -807,14 +824,13 @@ def _wanted(ann: HnswIndex, limit: int, ef: int,
 
 
 def _rescored(ann: HnswIndex, storage: DenseVectorStorage, query: np.ndarray, distance: str,
-              offs: np.ndarray, approx: np.ndarray | None, rescore: bool,
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """Graph candidates with their final scores: exact from the originals when rescoring."""
+              offs: np.ndarray, approx: np.ndarray | None, rescore: bool) -> np.ndarray:
+    """Final scores of graph candidates: exact from the originals when rescoring."""
     if rescore:
-        return offs, dist.scores(storage.rows(offs), None, query, distance)
+        return dist.scores(storage.rows(offs), None, query, distance)
     if approx is None:
         approx = ann.approximate_scores(query, offs)
-    return offs, approx
+    return approx
 
 
 def _first_ids(seg: Segment, offs: np.ndarray, start_key: tuple[int, Any] | None,
