@@ -1,0 +1,318 @@
+"""The universal Query API (`/points/query`, `/query/batch`, `/query/groups`) vs local mode.
+
+Every request runs against the server and against `QdrantClient(":memory:")` on
+the same data (below the indexing threshold, so both are exact): ids, order and
+scores must agree.  Error cases answer as Qdrant does and change nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from qdrant_client import QdrantClient, models
+
+from tests.openapi_check import checked_client
+
+DIM = 8
+N = 500
+DISTANCES = [models.Distance.COSINE, models.Distance.DOT, models.Distance.EUCLID,
+             models.Distance.MANHATTAN]
+pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect")
+
+
+def _payload(i: int, rng: np.random.Generator) -> dict:
+    return {"g": i % 5, "f": float(rng.random()), "kw": ["a", "b", "c"][i % 3],
+            "n": int(rng.integers(0, 1000))}
+
+
+@pytest.fixture(scope="module")
+def setup(client: QdrantClient) -> Iterator[tuple[QdrantClient, str, np.ndarray]]:
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(N, DIM)).astype(np.float32)
+    config = {d.value: models.VectorParams(size=DIM, distance=d) for d in DISTANCES}
+    points = [models.PointStruct(id=i, vector={d.value: vectors[i].tolist() for d in DISTANCES},
+                                 payload=_payload(i, rng)) for i in range(N)]
+    oracle = QdrantClient(":memory:")
+    oracle.create_collection("o", vectors_config=config)
+    oracle.upsert("o", points)
+    name = f"query_{uuid.uuid4().hex[:6]}"
+    client.create_collection(name, vectors_config=config, shard_number=2)
+    client.upsert(name, points)
+    for coll, qc in ((name, client), ("o", oracle)):
+        qc.create_payload_index(coll, "n", models.PayloadSchemaType.INTEGER)
+    yield oracle, name, vectors
+    oracle.close()
+
+
+def same(got: list, want: list, ids: bool = True, tol: float = 1e-4) -> None:
+    """Same points, order and scores (within float tolerance)."""
+    if ids:
+        assert [p.id for p in got] == [p.id for p in want]
+    else:
+        assert len(got) == len(want)
+    assert np.allclose([p.score for p in got], [p.score for p in want], rtol=tol, atol=tol)
+
+
+def both(client: QdrantClient, oracle: QdrantClient, name: str, **kwargs):
+    got = client.query_points(name, **kwargs).points
+    want = oracle.query_points("o", **kwargs).points
+    return got, want
+
+
+FLT = models.Filter(must_not=[models.FieldCondition(key="g", match=models.MatchValue(value=1))])
+
+
+@pytest.mark.parametrize("distance", DISTANCES, ids=[d.value for d in DISTANCES])
+@pytest.mark.parametrize("case", ["plain", "filter", "offset", "threshold"])
+def test_nearest_matches_local_mode(setup, client, distance, case) -> None:
+    oracle, name, vectors = setup
+    kwargs: dict = {"query": (vectors[3] * 0.7 + 0.2).tolist(), "using": distance.value,
+                    "limit": 12, "with_payload": True}
+    if case == "filter":
+        kwargs["query_filter"] = FLT
+    if case == "offset":
+        kwargs["offset"] = 5
+    if case == "threshold":
+        full = oracle.query_points("o", **kwargs).points
+        kwargs["score_threshold"] = (full[5].score + full[6].score) / 2
+    got, want = both(client, oracle, name, **kwargs)
+    same(got, want)
+    assert [p.payload for p in got] == [p.payload for p in want]
+    if case == "threshold":
+        assert len(got) == 6
+
+
+def test_nearest_by_point_id_excludes_it(setup, client) -> None:
+    oracle, name, _vectors = setup
+    for query in (7, models.NearestQuery(nearest=7)):
+        got, want = both(client, oracle, name, query=query, using="Dot", limit=5)
+        same(got, want)
+        assert 7 not in [p.id for p in got]
+
+
+def test_with_vectors_and_payload_selectors(setup, client) -> None:
+    oracle, name, vectors = setup
+    kwargs = {"query": vectors[1].tolist(), "using": "Euclid", "limit": 3,
+              "with_payload": ["g"], "with_vectors": ["Dot"]}
+    got, want = both(client, oracle, name, **kwargs)
+    same(got, want)
+    assert [p.payload for p in got] == [p.payload for p in want]
+    for mine, theirs in zip(got, want, strict=True):
+        assert np.allclose(mine.vector["Dot"], theirs.vector["Dot"], atol=1e-6)
+        assert set(mine.vector) == {"Dot"}
+
+
+PREFETCH_SHAPES = {
+    "one_level": lambda v: dict(
+        prefetch=[models.Prefetch(query=v[10].tolist(), using="Dot", limit=40)],
+        query=v[11].tolist(), using="Cosine", limit=10),
+    "two_sources": lambda v: dict(
+        prefetch=[models.Prefetch(query=v[10].tolist(), using="Dot", limit=30),
+                  models.Prefetch(query=v[12].tolist(), using="Euclid", limit=30,
+                                  filter=models.Filter(must=[models.FieldCondition(
+                                      key="kw", match=models.MatchValue(value="a"))]))],
+        query=v[11].tolist(), using="Manhattan", limit=10, offset=2),
+    "three_levels": lambda v: dict(
+        prefetch=models.Prefetch(
+            prefetch=[models.Prefetch(query=v[20].tolist(), using="Dot", limit=100),
+                      models.Prefetch(query=v[21].tolist(), using="Cosine", limit=80)],
+            query=v[22].tolist(), using="Euclid", limit=50, score_threshold=4.0),
+        query=v[23].tolist(), using="Cosine", limit=8, query_filter=FLT),
+}
+
+
+@pytest.mark.parametrize("shape", list(PREFETCH_SHAPES))
+def test_prefetch_rescoring_matches_local_mode(setup, client, shape) -> None:
+    oracle, name, vectors = setup
+    got, want = both(client, oracle, name, **PREFETCH_SHAPES[shape](vectors),
+                     with_payload=True)
+    assert got
+    same(got, want)
+    assert [p.payload for p in got] == [p.payload for p in want]
+
+
+FUSIONS = {
+    "rrf": models.FusionQuery(fusion=models.Fusion.RRF),
+    "dbsf": models.FusionQuery(fusion=models.Fusion.DBSF),
+    "rrf_k": models.RrfQuery(rrf=models.Rrf(k=60)),
+    "rrf_weights": models.RrfQuery(rrf=models.Rrf(k=5, weights=[3.0, 1.0])),
+}
+
+
+@pytest.mark.parametrize("fusion", list(FUSIONS))
+@pytest.mark.parametrize("page", ["first", "offset+threshold"])
+def test_fusion_matches_local_mode(setup, client, fusion, page) -> None:
+    oracle, name, vectors = setup
+    kwargs: dict = {"prefetch": [
+        models.Prefetch(query=vectors[30].tolist(), using="Dot", limit=25),
+        models.Prefetch(query=vectors[31].tolist(), using="Euclid", limit=25,
+                        filter=models.Filter(must=[models.FieldCondition(
+                            key="f", range=models.Range(gte=0.3))]))],
+        "query": FUSIONS[fusion], "limit": 10, "with_payload": True}
+    if page != "first":
+        full = oracle.query_points("o", **{**kwargs, "limit": 30}).points
+        kwargs["offset"] = 3
+        kwargs["score_threshold"] = (full[12].score + full[13].score) / 2
+    got, want = both(client, oracle, name, **kwargs)
+    assert got
+    assert np.allclose([p.score for p in got], [p.score for p in want], atol=1e-5)
+    # rank fusion ties (a point at the same rank in each source) may order either way
+    assert sorted(map(str, [p.id for p in got])) == sorted(map(str, [p.id for p in want]))
+    assert [p.payload for p in sorted(got, key=lambda p: p.id)] == [
+        p.payload for p in sorted(want, key=lambda p: p.id)]
+
+
+def test_fusion_nested_in_prefetch(setup, client) -> None:
+    oracle, name, vectors = setup
+    inner = models.Prefetch(prefetch=[
+        models.Prefetch(query=vectors[40].tolist(), using="Dot", limit=50),
+        models.Prefetch(query=vectors[41].tolist(), using="Cosine", limit=50)],
+        query=models.FusionQuery(fusion=models.Fusion.DBSF), limit=30)
+    got, want = both(client, oracle, name, prefetch=inner, query=vectors[42].tolist(),
+                     using="Manhattan", limit=10)
+    same(got, want)
+
+
+def test_query_without_query_scrolls_by_id(setup, client) -> None:
+    oracle, name, _vectors = setup
+    got, want = both(client, oracle, name, query_filter=FLT, limit=7, offset=3,
+                     with_payload=True)
+    same(got, want)
+    assert [p.payload for p in got] == [p.payload for p in want]
+    assert all(p.score == 1.0 for p in got)
+
+
+def test_order_by_and_sample(setup, client) -> None:
+    oracle, name, vectors = setup
+    for direction in (models.Direction.ASC, models.Direction.DESC):
+        query = models.OrderByQuery(order_by=models.OrderBy(key="n", direction=direction))
+        got, want = both(client, oracle, name, query=query, query_filter=FLT, limit=9)
+        assert [p.order_value for p in got] == [p.order_value for p in want]
+        assert all(p.score == 1.0 for p in got)
+    # order_by as a rescoring stage over a prefetch
+    got, want = both(client, oracle, name, prefetch=models.Prefetch(
+        query=vectors[50].tolist(), using="Dot", limit=40), query=models.OrderByQuery(
+        order_by="n"), limit=10)
+    assert [p.order_value for p in got] == [p.order_value for p in want]
+    sample = client.query_points(name, query=models.SampleQuery(sample=models.Sample.RANDOM),
+                                 query_filter=FLT, limit=20, with_payload=True).points
+    assert len(sample) == 20 and len({p.id for p in sample}) == 20
+    assert all(p.payload["g"] != 1 for p in sample)
+    other = client.query_points(name, query=models.SampleQuery(sample=models.Sample.RANDOM),
+                                limit=20).points
+    assert [p.id for p in other] != [p.id for p in sample]
+    few = client.query_points(name, prefetch=models.Prefetch(
+        query=vectors[50].tolist(), using="Dot", limit=5), query=models.SampleQuery(
+        sample=models.Sample.RANDOM), limit=10).points
+    near = client.query_points(name, query=vectors[50].tolist(), using="Dot", limit=5).points
+    assert sorted(p.id for p in few) == sorted(p.id for p in near)
+
+
+def test_batch_equals_single_queries(setup, client) -> None:
+    oracle, name, vectors = setup
+    shared = models.Prefetch(query=vectors[60].tolist(), using="Dot", limit=30)
+    requests = [
+        models.QueryRequest(query=vectors[61].tolist(), using="Dot", limit=5),
+        models.QueryRequest(query=vectors[62].tolist(), using="Dot", limit=5, offset=2,
+                            with_payload=True),
+        models.QueryRequest(prefetch=[shared, shared], query=models.FusionQuery(
+            fusion=models.Fusion.RRF), limit=6),
+        models.QueryRequest(prefetch=shared, query=vectors[63].tolist(), using="Cosine",
+                            limit=4, filter=FLT),
+        models.QueryRequest(query=vectors[61].tolist(), using="Euclid", limit=3),
+    ]
+    got = client.query_batch_points(name, requests)
+    want = oracle.query_batch_points("o", requests)
+    assert len(got) == len(requests)
+    for mine, theirs in zip(got, want, strict=True):
+        same(mine.points, theirs.points)
+
+
+def test_default_unnamed_vector_and_lookup_from(setup, client) -> None:
+    oracle, name, vectors = setup
+    plain = f"plain_{uuid.uuid4().hex[:6]}"
+    client.create_collection(plain, vectors_config=models.VectorParams(
+        size=DIM, distance=models.Distance.DOT))
+    oracle.create_collection(plain, vectors_config=models.VectorParams(
+        size=DIM, distance=models.Distance.DOT))
+    pts = [models.PointStruct(id=i, vector=vectors[i].tolist()) for i in range(100)]
+    client.upsert(plain, pts)
+    oracle.upsert(plain, pts)
+    got = client.query_points(plain, query=vectors[5].tolist(), limit=5).points
+    want = oracle.query_points(plain, query=vectors[5].tolist(), limit=5).points
+    same(got, want)
+    # an id looked up in another collection's named vector: not excluded from the results
+    lookup = models.LookupLocation(collection=name, vector="Dot")
+    got = client.query_points(plain, query=5, lookup_from=lookup, limit=5).points
+    want = oracle.query_points(plain, query=5, lookup_from=models.LookupLocation(
+        collection="o", vector="Dot"), limit=5).points
+    same(got, want)
+    assert got[0].id == 5 or 5 in [p.id for p in got]
+
+
+def test_query_groups_matches_local_mode(setup, client) -> None:
+    oracle, name, vectors = setup
+    for group_size in (1, 3):
+        kwargs = dict(group_by="kw", query=vectors[70].tolist(), using="Cosine", limit=3,
+                      group_size=group_size, with_payload=["g"])
+        got = client.query_points_groups(name, **kwargs).groups
+        want = oracle.query_points_groups("o", **kwargs).groups
+        assert [g.id for g in got] == [g.id for g in want]
+        for mine, theirs in zip(got, want, strict=True):
+            same(mine.hits, theirs.hits)
+            assert [h.payload for h in mine.hits] == [h.payload for h in theirs.hits]
+    lookup = f"lk_{uuid.uuid4().hex[:6]}"
+    client.create_collection(lookup, vectors_config={})
+    client.upsert(lookup, [models.PointStruct(id=g, vector={}, payload={"name": f"g{g}"})
+                           for g in range(5)])
+    prefetch = models.Prefetch(query=vectors[71].tolist(), using="Dot", limit=N)
+    kwargs = dict(group_by="g", prefetch=prefetch, query=vectors[72].tolist(),
+                  using="Euclid", limit=4, group_size=2)
+    got = client.query_points_groups(name, **kwargs, with_lookup=lookup).groups
+    want = oracle.query_points_groups("o", **kwargs).groups
+    assert [[h.id for h in g.hits] for g in got] == [[h.id for h in g.hits] for g in want]
+    assert all(g.lookup.payload == {"name": f"g{g.id}"} for g in got)
+
+
+def test_errors_answer_as_qdrant_and_change_nothing(setup, server, client) -> None:
+    _oracle, name, vectors = setup
+    http = checked_client(server.url)
+    before = client.count(name).count
+    url = f"/collections/{name}/points/query"
+    v = vectors[0].tolist()
+    cases = [
+        ({"query": v, "using": "nope"}, "Not existing vector name error: nope"),
+        ({"query": v[:3], "using": "Dot"}, "Vector dimension error: expected dim: 8, got 3"),
+        ({"prefetch": {"query": v, "using": "missing"}, "query": v, "using": "Dot"},
+         "Not existing vector name error: missing"),
+        ({"prefetch": {"query": v, "using": "Dot"}}, "cannot have prefetches without a query"),
+        ({"query": {"fusion": "rrf"}}, "cannot apply Fusion without prefetches"),
+        ({"prefetch": [{"query": v, "using": "Dot"}], "query": {"rrf": {"weights": [1, 2]}}},
+         "Number of weights in RRF should match number of pre-fetches"),
+        ({"query": {"indices": [1], "values": [1.0]}, "using": "Dot"}, "not supported yet"),
+        ({"query": [[1.0] * DIM, [2.0] * DIM], "using": "Dot"}, "not supported yet"),
+        ({"query": {"text": "hello"}, "using": "kw"}, "not supported yet"),
+        ({"query": {"nearest": 123456}, "using": "Dot"}, "No point with id 123456 found"),
+    ]
+    for body, message in cases:
+        resp = http.post(url, json=body)
+        assert resp.status_code in (400, 404), (body, resp.text)
+        assert message in resp.json()["status"]["error"], (body, resp.text)
+    resp = http.post(f"/collections/{name}/points/query/batch", json={"searches": [
+        {"query": v, "using": "Dot"}, {"query": v, "using": "nope"}]})
+    assert resp.status_code == 400
+    resp = http.post("/collections/no_such_collection/points/query", json={"query": v})
+    assert resp.status_code == 404
+    assert client.count(name).count == before
+
+
+def test_served_under_qdrant_prefix(setup, server) -> None:
+    _oracle, name, vectors = setup
+    http = checked_client(server.url)
+    body = {"query": vectors[0].tolist(), "using": "Dot", "limit": 3}
+    a = http.post(f"/collections/{name}/points/query", json=body).json()["result"]
+    b = http.post(f"/qdrant/collections/{name}/points/query", json=body).json()["result"]
+    assert [p["id"] for p in a["points"]] == [p["id"] for p in b["points"]]
