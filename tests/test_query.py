@@ -316,3 +316,94 @@ def test_served_under_qdrant_prefix(setup, server) -> None:
     a = http.post(f"/collections/{name}/points/query", json=body).json()["result"]
     b = http.post(f"/qdrant/collections/{name}/points/query", json=body).json()["result"]
     assert [p["id"] for p in a["points"]] == [p["id"] for p in b["points"]]
+
+
+STRATEGIES = [models.RecommendStrategy.AVERAGE_VECTOR, models.RecommendStrategy.BEST_SCORE,
+              models.RecommendStrategy.SUM_SCORES]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES, ids=[s.value for s in STRATEGIES])
+@pytest.mark.parametrize("distance", DISTANCES, ids=[d.value for d in DISTANCES])
+def test_recommend_query_matches_local_mode(setup, client, distance, strategy) -> None:
+    oracle, name, vectors = setup
+    query = models.RecommendQuery(recommend=models.RecommendInput(
+        positive=[3, 17, (vectors[40] + 0.5).tolist()], negative=[5, (-vectors[9]).tolist()],
+        strategy=strategy))
+    got, want = both(client, oracle, name, query=query, using=distance.value,
+                     query_filter=FLT, limit=8, offset=2)
+    same(got, want)
+    assert not {3, 17, 5} & {p.id for p in got}
+    # as a prefetch leaf and as a rescoring stage
+    got, want = both(client, oracle, name, prefetch=models.Prefetch(
+        query=query, using=distance.value, limit=30), query=vectors[1].tolist(),
+        using="Dot", limit=6)
+    same(got, want)
+    got, want = both(client, oracle, name, prefetch=models.Prefetch(
+        query=vectors[1].tolist(), using="Dot", limit=60), query=query,
+        using=distance.value, limit=6)
+    same(got, want)
+
+
+@pytest.mark.parametrize("kind", ["discover", "context"])
+@pytest.mark.parametrize("distance", DISTANCES, ids=[d.value for d in DISTANCES])
+def test_discover_and_context_match_local_mode(setup, client, distance, kind) -> None:
+    oracle, name, vectors = setup
+    pairs = [models.ContextPair(positive=11, negative=12),
+             models.ContextPair(positive=(vectors[20] + 0.2).tolist(), negative=21)]
+    if kind == "discover":
+        query = models.DiscoverQuery(discover=models.DiscoverInput(target=4, context=pairs))
+    else:
+        query = models.ContextQuery(context=pairs)
+    got, want = both(client, oracle, name, query=query, using=distance.value, limit=10)
+    # context scores tie a lot: ids are compared where scores differ (discover)
+    same(got, want, ids=kind == "discover", tol=1e-5)
+    assert not {4, 11, 12, 21} & {p.id for p in got}
+
+
+@pytest.mark.parametrize("distance", DISTANCES, ids=[d.value for d in DISTANCES])
+def test_relevance_feedback_matches_local_mode(setup, client, distance) -> None:
+    oracle, name, vectors = setup
+    query = models.RelevanceFeedbackQuery(relevance_feedback=models.RelevanceFeedbackInput(
+        target=vectors[80].tolist(),
+        feedback=[models.FeedbackItem(example=81, score=0.9),
+                  models.FeedbackItem(example=82, score=0.1),
+                  models.FeedbackItem(example=(vectors[83] * 0.5).tolist(), score=0.5)],
+        strategy=models.NaiveFeedbackStrategy(naive=models.NaiveFeedbackStrategyParams(
+            a=1.0, b=1.5, c=0.7))))
+    got, want = both(client, oracle, name, query=query, using=distance.value, limit=10,
+                     query_filter=FLT)
+    same(got, want, tol=1e-3)
+    assert not {81, 82} & {p.id for p in got}
+
+
+@pytest.mark.parametrize("distance", DISTANCES, ids=[d.value for d in DISTANCES])
+@pytest.mark.parametrize("diversity", [0.0, 0.5, 1.0])
+def test_mmr_matches_local_mode(setup, client, distance, diversity) -> None:
+    oracle, name, vectors = setup
+    query = models.NearestQuery(nearest=(vectors[90] - 0.8 * vectors[92]).tolist(), mmr=models.Mmr(
+        diversity=diversity, candidates_limit=40))
+    got, want = both(client, oracle, name, query=query, using=distance.value, limit=10,
+                     offset=1, with_payload=True)
+    same(got, want)
+    assert [p.payload for p in got] == [p.payload for p in want]
+    # MMR over prefetched candidates
+    got, want = both(client, oracle, name, prefetch=models.Prefetch(
+        query=vectors[91].tolist(), using="Dot", limit=60), query=query,
+        using=distance.value, limit=8)
+    same(got, want)
+
+
+def test_recommend_lookup_from_other_collection(setup, client) -> None:
+    oracle, name, vectors = setup
+    other = f"other_{uuid.uuid4().hex[:6]}"
+    config = {"Dot": models.VectorParams(size=DIM, distance=models.Distance.DOT)}
+    for qc, coll in ((client, other), (oracle, other)):
+        qc.create_collection(coll, vectors_config=config)
+        qc.upsert(coll, [models.PointStruct(id=1, vector={"Dot": vectors[7].tolist()})])
+    query = models.RecommendQuery(recommend=models.RecommendInput(positive=[1]))
+    got = client.query_points(name, query=query, using="Dot", limit=4,
+                              lookup_from=models.LookupLocation(collection=other)).points
+    want = oracle.query_points("o", query=query, using="Dot", limit=4,
+                               lookup_from=models.LookupLocation(collection=other)).points
+    same(got, want)
+    assert 7 in [p.id for p in got]  # id 1 names a point of `other`: nothing is excluded
