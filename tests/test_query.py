@@ -24,8 +24,13 @@ pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect")
 
 
 def _payload(i: int, rng: np.random.Generator) -> dict:
-    return {"g": i % 5, "f": float(rng.random()), "kw": ["a", "b", "c"][i % 3],
-            "n": int(rng.integers(0, 1000))}
+    out = {"g": i % 5, "f": float(rng.random()), "kw": ["a", "b", "c"][i % 3],
+           "n": int(rng.integers(0, 1000)),
+           "loc": {"lat": float(rng.uniform(40, 60)), "lon": float(rng.uniform(-5, 25))},
+           "ts": f"2024-0{1 + i % 9}-{10 + i % 18}T{i % 24:02d}:30:00Z"}
+    if i % 2:
+        out["opt"] = float(rng.normal())
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -407,3 +412,98 @@ def test_recommend_lookup_from_other_collection(setup, client) -> None:
                                lookup_from=models.LookupLocation(collection=other)).points
     same(got, want)
     assert 7 in [p.id for p in got]  # id 1 names a point of `other`: nothing is excluded
+
+
+E = models  # formula expressions
+FORMULAS = {
+    "score_plus_payload": E.SumExpression(sum=["$score", E.MultExpression(mult=[0.5, "f"])]),
+    "two_prefetch_scores": E.SumExpression(sum=["$score[0]", E.MultExpression(
+        mult=[2.0, "$score[1]"])]),
+    "condition": E.SumExpression(sum=["$score", E.MultExpression(mult=[0.3, E.FieldCondition(
+        key="kw", match=E.MatchValue(value="a"))]), E.Filter(must_not=[E.FieldCondition(
+            key="g", range=E.Range(gte=3))])]),
+    "div_by_zero_default": E.DivExpression(div=E.DivParams(left="$score", right="g",
+                                                           by_zero_default=-1.0)),
+    "math": E.SumExpression(sum=[
+        E.MaxExpression(max=["$score", "f", -3.0]), E.MinExpression(min=["f", 0.2]),
+        E.NegExpression(neg=E.AbsExpression(abs="$score")),
+        E.SqrtExpression(sqrt=E.AbsExpression(abs="$score")),
+        E.PowExpression(pow=E.PowParams(base="f", exponent=2.5)),
+        E.ExpExpression(exp="f"), E.Log10Expression(log10=E.SumExpression(sum=["n", 1.0])),
+        E.LnExpression(ln=E.SumExpression(sum=["n", 1.0])),
+        E.AcoshExpression(acosh=E.SumExpression(sum=["f", 1.0]))]),
+    "defaults": E.SumExpression(sum=["$score", "opt", "missing", "$score[1]"]),
+    "geo_decays": E.SumExpression(sum=[
+        E.GaussDecayExpression(gauss_decay=E.DecayParamsExpression(x=E.GeoDistance(
+            geo_distance=E.GeoDistanceParams(origin=E.GeoPoint(lat=52.5, lon=13.4),
+                                             to="loc")), scale=500_000)),
+        E.LinDecayExpression(lin_decay=E.DecayParamsExpression(x="f", target=0.5, scale=0.4,
+                                                               midpoint=0.3)),
+        E.ExpDecayExpression(exp_decay=E.DecayParamsExpression(x="n", target=500.0,
+                                                               scale=200.0))]),
+    "datetime": E.ExpDecayExpression(exp_decay=E.DecayParamsExpression(
+        x=E.DatetimeKeyExpression(datetime_key="ts"),
+        target=E.DatetimeExpression(datetime="2024-05-01T00:00:00Z"), scale=86400.0 * 60)),
+}
+DEFAULTS = {"missing": 0.25, "$score[1]": -0.5, "opt": 0.0}
+
+
+@pytest.mark.parametrize("name_", list(FORMULAS))
+def test_formula_matches_local_mode(setup, client, name_) -> None:
+    oracle, name, vectors = setup
+    query = models.FormulaQuery(formula=FORMULAS[name_], defaults=DEFAULTS)
+    prefetch = [models.Prefetch(query=vectors[100].tolist(), using="Cosine", limit=40),
+                models.Prefetch(query=vectors[101].tolist(), using="Dot", limit=30)]
+    got, want = both(client, oracle, name, prefetch=prefetch, query=query, limit=15,
+                     with_payload=True)
+    assert len(got) == 15
+    same(got, want, tol=1e-4)
+    assert [p.payload for p in got] == [p.payload for p in want]
+    # a threshold and an offset, and the formula below a nearest re-scoring
+    cut = (want[8].score + want[9].score) / 2
+    got, want = both(client, oracle, name, prefetch=prefetch, query=query, limit=5, offset=3,
+                     score_threshold=cut)
+    same(got, want, tol=1e-4)
+    got, want = both(client, oracle, name, prefetch=models.Prefetch(
+        prefetch=prefetch, query=query, limit=20), query=vectors[102].tolist(),
+        using="Euclid", limit=6)
+    same(got, want)
+
+
+def test_formula_errors_answer_as_qdrant(setup, server, client) -> None:
+    _oracle, name, vectors = setup
+    http = checked_client(server.url)
+    url = f"/collections/{name}/points/query"
+    prefetch = {"query": vectors[0].tolist(), "using": "Dot", "limit": 20}
+    cases = [
+        ({"sum": ["$score", "missing"]}, None,
+         "Expected number value for missing in the payload and/or in the formula defaults. "
+         "Error: No value found in a payload nor defaults"),
+        ({"sum": ["$score", "kw"]}, None,
+         "Expected number value for kw in the payload and/or in the formula defaults. "
+         "Error: Value is not a number"),
+        ({"div": {"left": 1.0, "right": 0.0}}, None,
+         "The expression 1/0 = inf produced a non-finite number"),
+        ({"sqrt": -4.0}, None, "The expression √-4 = NaN produced a non-finite number"),
+        ({"ln": 0.0}, None, "The expression ln(0) = -inf produced a non-finite number"),
+        ({"sum": ["$score[x]"]}, None, "Invalid score pattern: $score[x]"),
+        ({"geo_distance": {"origin": {"lat": 1.0, "lon": 2.0}, "to": "nope"}}, None,
+         "Expected geo point value for nope"),
+        ({"exp_decay": {"x": "f", "midpoint": 1.5}}, None,
+         "Decay midpoint should be in the range (0.0, 1.0), got 1.5"),
+    ]
+    for formula, defaults, message in cases:
+        body = {"prefetch": prefetch, "query": {"formula": formula}}
+        if defaults is not None:
+            body["query"]["defaults"] = defaults
+        resp = http.post(url, json=body)
+        assert resp.status_code == 400, (formula, resp.text)
+        assert message in resp.json()["status"]["error"], (formula, resp.text)
+    # a zero factor stops a product before its failing factor, as in Qdrant
+    ok = http.post(url, json={"prefetch": prefetch, "query": {"formula": {"mult": [
+        0.0, {"div": {"left": 1.0, "right": 0.0}}]}}})
+    assert ok.status_code == 200 and all(p["score"] == 0.0 for p in ok.json()["result"][
+        "points"])
+    resp = http.post(url, json={"query": {"formula": {"sum": ["$score"]}}})
+    assert resp.status_code == 400
+    assert "cannot apply Formula without prefetches" in resp.json()["status"]["error"]
