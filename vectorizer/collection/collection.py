@@ -589,6 +589,33 @@ class Collection:
         next_offset = best[limit][2].id if len(best) > limit else None
         return [self.record_to_wire(r, s) for _k, s, r in best[:limit]], next_offset
 
+    def sample_random(self, flt: models.Filter | None, limit: int,
+                      with_payload: PayloadFn | None, with_vectors: bool | list[str],
+                      shard_key: Any = None) -> list[dict[str, Any]]:
+        """Up to `limit` points matching `flt`, drawn uniformly at random without
+        replacement (the Query API's `sample: random`)."""
+        if isinstance(with_vectors, list):
+            self._check_vector_names(with_vectors)
+        parts: list[tuple[int, Any, np.ndarray]] = []
+        for shard_id in self.read_shards(shard_key):
+            with self.shards[shard_id].lock:
+                parts.extend((shard_id, seg, offs)
+                             for seg, offs in self.shards[shard_id].matching(flt) if len(offs))
+        total = sum(len(offs) for _s, _seg, offs in parts)
+        chosen = np.random.default_rng().permutation(total)[:limit] if total > limit \
+            else np.random.default_rng().permutation(total)
+        starts = np.cumsum([0] + [len(offs) for _s, _seg, offs in parts])
+        out = []
+        for pick in chosen.tolist():
+            part = int(np.searchsorted(starts, pick, side="right")) - 1
+            shard_id, seg, offs = parts[part]
+            shard = self.shards[shard_id]
+            with shard.lock:
+                rec = shard._record(seg, int(offs[pick - starts[part]]), with_payload,
+                                    with_vectors)
+            out.append(self.record_to_wire(rec, shard_id))
+        return out
+
     def scroll_ordered(self, flt: models.Filter | None, order_by: models.OrderBy, limit: int,
                        with_payload: PayloadFn | None, with_vectors: bool | list[str],
                        shard_key: Any = None) -> list[dict[str, Any]]:

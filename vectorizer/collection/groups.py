@@ -52,3 +52,12 @@ def group_hits(fetch: Callable[[int], list[Hit]], group_by: str, limit: int, gro
             shown.append(hit)
         out.append({"id": group["id"], "hits": shown})
     return out
+
+
+def attach_lookup(groups: list[dict[str, Any]], target: Any,
+                  with_payload: Callable[[dict], Any] | None,
+                  with_vectors: bool | list[str]) -> None:
+    """`with_lookup`: each group gets the point of `target` whose id is the group id."""
+    for group in groups:
+        found = target.retrieve([group["id"]], with_payload, with_vectors)
+        group["lookup"] = found[0] if found else None

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from vectorizer.api.rest import collections, observability, points, reads, search, service
+from vectorizer.api.rest import collections, observability, points, query, reads, search, service
 from vectorizer.api.rest.envelope import error_response
 from vectorizer.api.rest.middleware import ApiKeyAuth, RequestBodyLimits, TrimTrailingSlash
 from vectorizer.api.rest.telemetry import RequestStats, TelemetryMiddleware
@@ -22,7 +22,7 @@ from vectorizer.storage.toc import TableOfContents
 def api_routes() -> list[Route]:
     """All API routes, in match order (static segments before `{point_id}`)."""
     return [*service.ROUTES, *observability.ROUTES, *collections.ROUTES, *search.ROUTES,
-            *reads.ROUTES, *points.ROUTES]
+            *query.ROUTES, *reads.ROUTES, *points.ROUTES]
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

@@ -21,7 +21,7 @@ from vectorizer.api.rest.points import collection_of
 from vectorizer.api.rest.reads import body_selectors
 from vectorizer.collection.collection import Collection, DenseSearch
 from vectorizer.collection.config import DEFAULT_VECTOR
-from vectorizer.collection.groups import group_hits
+from vectorizer.collection.groups import attach_lookup, group_hits
 from vectorizer.collection.payload_selector import payload_selector
 from vectorizer.collection.recommend import discover, recommend
 from vectorizer.common.errors import BadInput
@@ -229,9 +229,7 @@ def run_groups(toc: Any, col: Collection, raw: dict[str, Any],
         lookup_payload, lookup_vectors = body_selectors(
             {"with_payload": raw_lookup.get("with_payload", True),
              "with_vector": raw_lookup.get("with_vectors", False)}, True)
-        for group in groups:
-            found = target.retrieve([group["id"]], lookup_payload, lookup_vectors)
-            group["lookup"] = found[0] if found else None
+        attach_lookup(groups, target, lookup_payload, lookup_vectors)
     return {"groups": groups}
 
 

@@ -1,0 +1,192 @@
+"""Query kinds resolved to what the collection runs: a query vector, a scoring function
+over stored vectors, or a scroll (by id, by payload field, random).
+
+Point ids given as examples are looked up (in `lookup_from` when given) and, when
+they come from the searched collection, excluded from the results as Qdrant does.
+Sparse, multi-vector, inference and text queries answer a clear 400 for now.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable
+from itertools import permutations
+from typing import Any
+
+import numpy as np
+from qdrant_client.http import models
+
+from vectorizer.collection import config as cfg
+from vectorizer.collection.recommend import (
+    _core_scores,
+    average_query,
+    discovery_scorer,
+    strategy_scorer,
+)
+from vectorizer.common.errors import BadInput
+from vectorizer.common.point_id import PointId, normalize_point_id
+from vectorizer.index import distance as dist
+
+Scorer = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclasses.dataclass
+class Resolved:
+    """A query ready to run: exactly one of `vector`, `scorer`, `order_by`, `sample`,
+    `scroll` describes it; `exclude` are example ids the results must not contain."""
+
+    vector_name: str
+    vector: np.ndarray | None = None
+    scorer: Scorer | None = None
+    mmr: models.Mmr | None = None
+    order_by: models.OrderBy | None = None
+    sample: bool = False
+    scroll: bool = False
+    exclude: list[PointId] = dataclasses.field(default_factory=list)
+
+
+def _not_yet(feature: str) -> BadInput:
+    return BadInput(f"{feature} is not supported yet by this server")
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int | str | uuid.UUID) and not isinstance(value, bool)
+
+
+def _check_input(value: Any) -> None:
+    """Reject the vector inputs of later steps: sparse, multi-vector, inference objects."""
+    if isinstance(value, models.SparseVector):
+        raise _not_yet("Sparse vector query")
+    if isinstance(value, models.Document | models.Image | models.InferenceObject):
+        raise _not_yet("Inference of `Document`, `Image` and `InferenceObject`")
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        raise _not_yet("Multi-vector query")
+
+
+def check_dense_name(col: Any, name: str) -> None:
+    """Qdrant's error for an unknown vector name, ours for sparse and multi-vectors."""
+    if name in cfg.sparse_params(col.config):
+        raise _not_yet(f"Query on sparse vector `{name}`")
+    params = cfg.named_dense_params(col.config).get(name)
+    if params is not None and params.get("multivector_config"):
+        raise _not_yet(f"Query on multi-vector `{name}`")
+    col.dense_params(name)
+
+
+class Examples:
+    """Turns example inputs (vectors or point ids) into float32 vectors of `vector_name`."""
+
+    def __init__(self, col: Any, source: Any, source_vector: str, size: int,
+                 same_collection: bool) -> None:
+        self.col, self.source, self.source_vector = col, source, source_vector
+        self.size, self.same_collection = size, same_collection
+        self.exclude: list[PointId] = []
+
+    def fetch(self, inputs: list[Any]) -> list[np.ndarray]:
+        for value in inputs:
+            _check_input(value)
+        ids = [normalize_point_id(str(v) if isinstance(v, uuid.UUID) else v)
+               for v in inputs if _is_id(v)]
+        stored = self.source.example_vectors(self.source_vector, ids) if ids else {}
+        if self.same_collection:
+            self.exclude.extend(i for i in ids if i not in self.exclude)
+        out = []
+        for value in inputs:
+            if _is_id(value):
+                value = stored[normalize_point_id(str(value) if isinstance(
+                    value, uuid.UUID) else value)]
+            vec = np.asarray(value, dtype=np.float32)
+            if vec.ndim != 1 or len(vec) != self.size:
+                raise BadInput(f"Vector dimension error: expected dim: {self.size}, got "
+                               f"{vec.size}")
+            out.append(vec)
+        return out
+
+
+def resolve(col: Any, lookup: Callable[[str], Any], query: Any, using: str | None,
+            lookup_from: models.LookupLocation | None) -> Resolved:
+    """Resolve a vector-based query (nearest, recommend, discover, context, relevance
+    feedback) or a scroll kind (order_by, sample, none) of one request level."""
+    name = using or cfg.DEFAULT_VECTOR
+    if query is None:
+        return Resolved(name, scroll=True)
+    if isinstance(query, models.OrderByQuery):
+        order = query.order_by
+        return Resolved(name, order_by=models.OrderBy(key=order) if isinstance(order, str)
+                        else order)
+    if isinstance(query, models.SampleQuery):
+        return Resolved(name, sample=True)
+    if isinstance(query, models.TextQuery):
+        raise _not_yet("The `text` (BM25) query")
+    check_dense_name(col, name)
+    params = col.dense_params(name)
+    distance = params["distance"]
+    source = col if lookup_from is None else lookup(lookup_from.collection)
+    source_vector = (lookup_from.vector if lookup_from is not None and lookup_from.vector
+                     else name)
+    ex = Examples(col, source, source_vector, params["size"], source is col)
+    if not isinstance(query, models.NearestQuery | models.RecommendQuery |
+                      models.DiscoverQuery | models.ContextQuery |
+                      models.RelevanceFeedbackQuery):
+        query = models.NearestQuery(nearest=query)  # a bare vector or point id
+    out = Resolved(name)
+    if isinstance(query, models.NearestQuery):
+        out.vector = ex.fetch([query.nearest])[0]
+        out.mmr = query.mmr
+    elif isinstance(query, models.RecommendQuery):
+        _recommend(out, ex, query.recommend, distance)
+    elif isinstance(query, models.DiscoverQuery):
+        target = ex.fetch([query.discover.target])[0]
+        out.scorer = discovery_scorer(target, _pairs(ex, query.discover.context), distance)
+    elif isinstance(query, models.ContextQuery):
+        out.scorer = discovery_scorer(None, _pairs(ex, query.context), distance)
+    else:
+        out.scorer = _feedback(ex, query.relevance_feedback, distance)
+    out.exclude = ex.exclude
+    return out
+
+
+def _recommend(out: Resolved, ex: Examples, rec: models.RecommendInput, distance: str) -> None:
+    strategy = (rec.strategy or models.RecommendStrategy.AVERAGE_VECTOR).value
+    positive, negative = rec.positive or [], rec.negative or []
+    if strategy == "average_vector" and not positive:
+        raise BadInput("Positive list is empty")
+    if not positive and not negative:
+        raise BadInput("No positive or negative examples given")
+    pos, neg = ex.fetch(list(positive)), ex.fetch(list(negative))
+    if strategy == "average_vector":
+        out.vector = average_query(pos, neg).astype(np.float32)
+    else:
+        out.scorer = strategy_scorer(strategy, pos, neg, distance)
+
+
+def _pairs(ex: Examples, context: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    pairs = context if isinstance(context, list) else [context]
+    flat = ex.fetch([e for p in pairs for e in (p.positive, p.negative)])
+    return [(flat[2 * i], flat[2 * i + 1]) for i in range(len(pairs))]
+
+
+def _feedback(ex: Examples, feedback: models.RelevanceFeedbackInput, distance: str) -> Scorer:
+    """Qdrant's naive relevance feedback: `a * sim(target)` plus, for every ordered pair of
+    feedback items whose scores differ by a positive confidence, `c * confidence^b *
+    (sim(better) - sim(worse))`, similarities as the collection's raw scores."""
+    target = ex.fetch([feedback.target])[0]
+    examples = ex.fetch([item.example for item in feedback.feedback])
+    naive = feedback.strategy.naive
+    pairs = []
+    for (pos, pos_score), (neg, neg_score) in permutations(
+            zip(examples, [item.score for item in feedback.feedback], strict=True), 2):
+        confidence = pos_score - neg_score
+        if confidence > 0:
+            pairs.append((dist.prepare_query(pos, distance), dist.prepare_query(neg, distance),
+                          (confidence ** naive.b) * naive.c))
+    goal = dist.prepare_query(target, distance)
+
+    def score(block: np.ndarray) -> np.ndarray:
+        total = naive.a * _core_scores(block, goal, distance).astype(np.float32)
+        for pos, neg, weight in pairs:
+            total += weight * (_core_scores(block, pos, distance)
+                               - _core_scores(block, neg, distance)).astype(np.float32)
+        return total.astype(np.float32)
+    return score
