@@ -40,6 +40,8 @@ from vectorizer.shard.wal import WriteAheadLog, fsync_dir
 log = logging.getLogger(__name__)
 
 STATE_FILE = "shard_state.json"
+# Longer filters (long `has_id` lists: one-off candidate sets) are not worth caching.
+_CACHED_FILTER_CHARS = 4096
 
 
 @dataclass
@@ -672,10 +674,12 @@ class LocalShard:
     def _filtered_rows(seg: Segment, name: str, flt: models.Filter, key: str,
                        live: CandidateRows) -> CandidateRows:
         """Live rows of `name` matching `flt`, from the segment's filter cache when current."""
-        rows = seg.cached_filter_rows((key, name))
+        cacheable = len(key) <= _CACHED_FILTER_CHARS
+        rows = seg.cached_filter_rows((key, name)) if cacheable else None
         if rows is None:
             rows = CandidateRows(filter_mask(seg, flt) & live.mask)
-            seg.cache_filter_rows((key, name), rows)
+            if cacheable:
+                seg.cache_filter_rows((key, name), rows)
         return rows
 
     def search_dense_many(self, name: str, queries: np.ndarray, distance: str,
