@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import (
+    KeepAliveClient,
     exact_top_k,
     make_points,
     mapped_rss,
@@ -58,7 +59,7 @@ M, EF_CONSTRUCT = 16, 100
 FULL_SCAN_KB = 10_000  # Qdrant's default full_scan_threshold (KB), set for edge explicitly
 TARGET_RECALL = 0.95
 FALLBACK_EF = 64  # filtered runs use the ef reaching TARGET_RECALL unfiltered, else this
-DEFAULT_EFS = [16, 24, 32, 48, 64, 96, 128]
+DEFAULT_EFS = [16, 24, 32, 40, 48, 56, 64, 96, 128]
 FILTERS = [("10%", 10), ("1%", 1)]  # (label, bound): payload b < bound, b = id % 100
 WARMUP = 20
 MIN_SECONDS = 1.0  # each q/s figure is timed over at least this long
@@ -501,22 +502,32 @@ def run_rest(workdir: Path, vectors: np.ndarray, queries: np.ndarray,
             probe.raise_for_status()
         result["endpoint"] = path.rsplit("/", 2)[-2] + "/" + path.rsplit("/", 1)[-1]
 
-        def make_search(client: httpx.Client) -> SearchFn:
+        def make_search(client: KeepAliveClient | httpx.Client) -> SearchFn:
             def search(q: np.ndarray, ef: int, bound: int | None) -> list[int]:
                 body: dict[str, Any] = {key: q, "limit": K, "params": {"hnsw_ef": ef}}
                 if bound is not None:
                     body["filter"] = {"must": [{"key": "b", "range": {"lt": bound}}]}
-                resp = client.post(path, content=orjson.dumps(
-                    body, option=orjson.OPT_SERIALIZE_NUMPY), headers=json_headers)
-                resp.raise_for_status()
-                res = orjson.loads(resp.content)["result"]
+                raw = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+                if isinstance(client, KeepAliveClient):
+                    content = client.post(path, raw)
+                else:
+                    resp = client.post(path, content=raw, headers=json_headers)
+                    resp.raise_for_status()
+                    content = resp.content
+                res = orjson.loads(content)["result"]
                 return [p["id"] for p in (res["points"] if isinstance(res, dict) else res)]
             return search
 
         qlist = list(queries)
-        sweep_and_filter(make_search(http), qlist, truths, efs, result)
+        lean = KeepAliveClient(server.url)
+        try:
+            sweep_and_filter(make_search(lean), qlist, truths, efs, result)
+        finally:
+            lean.close()
         best = best_at_target(result.get("sweep", []))
         ef = best["ef"] if best else FALLBACK_EF
+        # The same searches through httpx (qdrant-client's transport), for comparison.
+        result["httpx_qps"], _found = timed_queries(make_search(http), qlist, ef, None)
         try:
             result["concurrent"] = run_rest_concurrent(server.url, make_search, qlist,
                                                        truths["all"], ef)
@@ -537,8 +548,6 @@ def run_rest(workdir: Path, vectors: np.ndarray, queries: np.ndarray,
 def run_rest_concurrent(url: str, make_search: Callable[[Any], SearchFn], queries: list[Any],
                         truth: np.ndarray, ef: int) -> dict[str, Any]:
     """REST_CLIENTS threads, each with its own keep-alive client, splitting the queries."""
-    import httpx
-
     chunks = [list(range(i, len(queries), REST_CLIENTS)) for i in range(REST_CLIENTS)]
     found: dict[int, list[int]] = {}
     counts: list[int] = []
@@ -546,7 +555,7 @@ def run_rest_concurrent(url: str, make_search: Callable[[Any], SearchFn], querie
     barrier = threading.Barrier(REST_CLIENTS + 1)
 
     def client(rows: list[int]) -> None:
-        with httpx.Client(base_url=url, timeout=600) as http:
+        with contextlib.closing(KeepAliveClient(url)) as http:
             search = make_search(http)
             for i in rows[:5]:
                 search(queries[i], ef, None)
@@ -708,7 +717,10 @@ def build_report(args: argparse.Namespace, res: dict[str, Result], raw_bytes: in
         peak = (r.get("rss_end") or {}).get("VmHWM")
         note = ""
         if s == "rest":
-            note = f"server process RSS; endpoint {r.get('endpoint', '?')}"
+            note = (f"server process RSS; endpoint {r.get('endpoint', '?')}; client "
+                    "http.client keep-alive")
+            if r.get("httpx_qps"):
+                note += f" (through httpx: {r['httpx_qps']:,.0f} q/s)"
         if s == "bq":
             note = "reopened collection, rescore, oversampling 3.0; RSS of the query process"
         if s == "local":

@@ -293,3 +293,54 @@ def test_segments_sealed_later_keep_the_payload_indexes(tmp_path: Path) -> None:
             assert info["payload_schema"]["g"]["points"] == N
     finally:
         server.stop()
+
+
+def test_repeated_filters_see_every_change(tmp_path: Path) -> None:
+    """A filter searched again after payload updates, deletes and re-inserts in sealed
+    (indexed) segments answers from the current data, never from an earlier result."""
+    server = ServerProcess(tmp_path / "storage").start()
+    try:
+        http = checked_client(server.url, timeout=60)
+        http.put("/collections/f", json={
+            "vectors": {"size": DIM, "distance": "Dot"},
+            "optimizers_config": {"indexing_threshold": 10},
+            "hnsw_config": {"full_scan_threshold": 1}}).raise_for_status()
+        http.put("/collections/f/index", params={"wait": "true"}, json={
+            "field_name": "g", "field_schema": "keyword"}).raise_for_status()
+        rng = np.random.default_rng(11)
+        vectors = rng.normal(size=(N, DIM)).astype(np.float32)
+        for start in range(0, N, 500):
+            http.put("/collections/f/points", params={"wait": "true"}, json={"points": [
+                {"id": i, "vector": vectors[i].tolist(), "payload": {"g": "a" if i % 10 else "b"}}
+                for i in range(start, start + 500)]}).raise_for_status()
+            time.sleep(0.2)
+        _wait_optimized(http, "f")
+        flt_b = {"must": [{"key": "g", "match": {"value": "b"}}]}
+        query = vectors[7].tolist()  # point 7 is in group "a"
+
+        def ids(flt: dict, **extra) -> list[int]:
+            return [h["id"] for h in _search(http, "f", query, filter=flt, limit=20, **extra)]
+
+        def count(flt: dict) -> int:
+            return http.post("/collections/f/points/count", json={
+                "filter": flt, "exact": True}).json()["result"]["count"]
+
+        for exact in (False, True):  # through the graph's allow-list and exactly
+            params = {"params": {"exact": exact}}
+            before = ids(flt_b, **params)
+            assert 7 not in before and all(i % 10 == 0 for i in before)
+            assert count(flt_b) == N // 10
+            http.post("/collections/f/points/payload", params={"wait": "true"}, json={
+                "payload": {"g": "b"}, "points": [7]}).raise_for_status()
+            assert ids(flt_b, **params)[0] == 7  # the query is point 7's own vector
+            assert count(flt_b) == N // 10 + 1
+            http.post("/collections/f/points/delete", params={"wait": "true"}, json={
+                "points": [7]}).raise_for_status()
+            assert 7 not in ids(flt_b, **params)
+            assert count(flt_b) == N // 10
+            http.put("/collections/f/points", params={"wait": "true"}, json={"points": [
+                {"id": 7, "vector": vectors[7].tolist(), "payload": {"g": "a"}}]},
+            ).raise_for_status()
+            assert ids(flt_b, **params) == before
+    finally:
+        server.stop()
