@@ -342,5 +342,13 @@ def test_repeated_filters_see_every_change(tmp_path: Path) -> None:
                 {"id": 7, "vector": vectors[7].tolist(), "payload": {"g": "a"}}]},
             ).raise_for_status()
             assert ids(flt_b, **params) == before
+        # New vectors for a matching point: repeated exact searches score the new ones.
+        for _ in range(3):
+            assert ids(flt_b, params={"exact": True})[0] != 10
+        http.put("/collections/f/points/vectors", params={"wait": "true"}, json={
+            "points": [{"id": 10, "vector": (vectors[7] * 3).tolist()}]}).raise_for_status()
+        hits = _search(http, "f", query, filter=flt_b, limit=3, params={"exact": True})
+        assert hits[0]["id"] == 10
+        assert hits[0]["score"] == pytest.approx(3 * float(vectors[7] @ vectors[7]), rel=1e-4)
     finally:
         server.stop()

@@ -810,7 +810,8 @@ def _best_hits(chunks: list[tuple[int, SegmentHits]], depth: int, threshold: flo
         rows = [(sc, chunks[o][0], chunks[o][1].segment, off)
                 for sc, off, o in zip(scores[order].tolist(), offs[order].tolist(),
                                       owners[order].tolist(), strict=True)]
-    if any(a[0] == b[0] for a, b in itertools.pairwise(rows[:depth + 1])):
+    window = [r[0] for r in rows[:depth + 1]]  # ordered, so equal scores are neighbours
+    if len(set(window)) < len(window):
         # Equal scores: ids decide, over every candidate (a tie may straddle the cut).
         sign = -1.0 if dist.higher_is_better(distance) else 1.0
         rows.sort(key=lambda h: (sign * h[0], point_id_sort_key(h[2].ids[h[3]])))

@@ -76,6 +76,14 @@ def scores(data: np.ndarray, rows: np.ndarray | None, query: np.ndarray,
     return out
 
 
+def scores_many(block: np.ndarray, queries: np.ndarray, distance: str) -> np.ndarray:
+    """(queries by rows) scores of a contiguous block of vectors."""
+    if distance in (COSINE, DOT):
+        return np.asarray(queries @ block.astype(np.float32, copy=False).T, dtype=np.float32)
+    return np.stack([scores(block, None, q, distance) for q in queries]) if len(queries) \
+        else np.zeros((0, len(block)), dtype=np.float32)
+
+
 def dot_scores_many(data: np.ndarray, rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """(queries by rows) dot products with `data[rows]`: one matrix product per block."""
     out = np.empty((len(queries), len(rows)), dtype=np.float32)

@@ -40,13 +40,16 @@ class CandidateRows:
     derived on first use and kept, as the object is cached by the segment.
     """
 
-    __slots__ = ("_bits", "_offsets", "count", "mask")
+    __slots__ = ("_bits", "_offsets", "count", "mask", "uses", "vectors")
 
     def __init__(self, mask: np.ndarray, count: int | None = None) -> None:
         self.mask = mask
         self.count = int(np.count_nonzero(mask)) if count is None else count
         self._offsets: np.ndarray | None = None
         self._bits: np.ndarray | None = None
+        self.uses = 0  # searches planned over these rows
+        # The rows' stored vectors, contiguous, once a filter is scored exactly again.
+        self.vectors: np.ndarray | None = None
 
     @property
     def offsets(self) -> np.ndarray:
@@ -65,7 +68,8 @@ class CandidateRows:
 
     @property
     def nbytes(self) -> int:
-        return self.mask.nbytes + 8 * self.count + len(self.mask) // 8  # with offsets, bits
+        vectors = 0 if self.vectors is None else self.vectors.nbytes
+        return self.mask.nbytes + 8 * self.count + len(self.mask) // 8 + vectors
 
 
 # Filtered candidate rows kept per segment (Lucene's per-segment filter cache): repeated

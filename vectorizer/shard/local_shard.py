@@ -666,6 +666,12 @@ class LocalShard:
                         ann = None
                 if ann is None and indexed_only and not small and not exact:
                     continue  # Qdrant's indexed_only: skip large segments without an index
+                if ann is None and key is not None and rows.vectors is None and \
+                        rows.uses > 1 and _copyable(storage):
+                    # A filter scored exactly again: keep its rows' vectors side by side
+                    # (a contiguous product instead of a scattered gather each time).
+                    rows.vectors = storage.rows(rows.offsets)
+                    seg.cache_filter_rows((key, name), rows)  # re-counts its bytes
                 plans.append(DensePlan(seg, storage, rows, None if ann is None else rows.bits,
                                        ann, seg_ef))
         return plans
@@ -680,6 +686,7 @@ class LocalShard:
             rows = CandidateRows(filter_mask(seg, flt) & live.mask)
             if cacheable:
                 seg.cache_filter_rows((key, name), rows)
+        rows.uses += 1
         return rows
 
     def search_dense_many(self, name: str, queries: np.ndarray, distance: str,
@@ -719,7 +726,8 @@ class LocalShard:
                     found[i].append(SegmentHits(seg, values[best], offs[best]))
             else:
                 offs = rows.offsets
-                matrix = storage.scores_many(offs, queries, distance)
+                matrix = storage.scores_many(offs, queries, distance) if rows.vectors is None \
+                    else dist.scores_many(rows.vectors, queries, distance)
                 for i in range(len(queries)):
                     best = dist.top_k(matrix[i], limit, distance)
                     found[i].append(SegmentHits(seg, matrix[i][best], offs[best]))
@@ -800,6 +808,12 @@ class LocalShard:
                     prev = out.get(key)
                     out[key] = (params, cnt + (prev[1] if prev else 0))
             return out
+
+
+def _copyable(storage: DenseVectorStorage) -> bool:
+    """True when the storage's rows are its vectors, held in RAM (copies cost no I/O and
+    do not defeat `on_disk`)."""
+    return storage.rows_are_vectors and not storage.on_disk
 
 
 def _wanted(ann: HnswIndex, limit: int, ef: int,
