@@ -434,9 +434,35 @@ class Collection:
                 quantization=sp.quantization if sp else None, acorn=sp.acorn if sp else None)
             for i, chunks in enumerate(per_query):
                 found[i].extend((shard_id, chunk) for chunk in chunks)
-        return [self._wire_page(_best_hits(chunks, r.offset + r.limit, r.threshold, distance)
-                                [r.offset:], r.with_payload, r.with_vectors)
-                for chunks, r in zip(found, requests, strict=True)]
+        pages = []
+        for chunks, r in zip(found, requests, strict=True):
+            page = self._bare_page(chunks, r) if len(chunks) == 1 else None
+            if page is None:
+                page = self._wire_page(_best_hits(chunks, r.offset + r.limit, r.threshold,
+                                                  distance)[r.offset:],
+                                       r.with_payload, r.with_vectors)
+            pages.append(page)
+        return pages
+
+    def _bare_page(self, chunks: list[tuple[int, SegmentHits]], req: DenseSearch,
+                   ) -> list[dict[str, Any]] | None:
+        """The page of a search answered by one segment, without payloads or vectors, built
+        straight from its ordered hits; None when the general path is needed (a score
+        threshold, selectors, shard keys, or equal scores that ids must order)."""
+        if req.threshold is not None or req.with_payload is not None or req.with_vectors or \
+                self.custom_sharding:
+            return None
+        shard_id, (seg, scores, offs) = chunks[0]
+        window = scores[:req.offset + req.limit + 1].tolist()
+        if len(set(window)) < len(window):
+            return None
+        cut = slice(req.offset, req.offset + req.limit)
+        values, offs = window[cut], offs[cut]
+        with self.shards[shard_id].lock:
+            ids = seg.ids
+            versions = seg.versions[offs].tolist()
+            return [{"id": ids[o], "payload": None, "vector": None, "version": v, "score": sc}
+                    for o, v, sc in zip(offs.tolist(), versions, values, strict=True)]
 
     def _scored_page(self, hits: list[tuple[float, int, Any, int]], higher_better: bool,
                      offset: int, limit: int, with_payload: PayloadFn | None,

@@ -118,6 +118,12 @@ class DenseVectorStorage:
             len(offsets), self.dim)
         return out
 
+    def plain_rows(self) -> np.ndarray | None:
+        """The float32 matrix when it is held in RAM (rows index it directly), else None."""
+        if self._fd is None and self.rows_are_vectors and self.data.dtype == np.float32:
+            return self.data
+        return None
+
     def matrix(self, n: int) -> np.ndarray:
         """Rows 0..n-1 as numbers (float32, float16 or uint8), for building an index."""
         return self.data[:n]

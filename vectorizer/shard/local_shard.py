@@ -714,14 +714,20 @@ class LocalShard:
             if ann is not None:
                 wanted, rescore = _wanted(ann, limit, seg_ef, quantization)
                 ids, approx = ann.search_many(queries, wanted, bits, seg_ef)
+                # Float32 rows in RAM under a similarity: rescore with one product each.
+                plain = storage.plain_rows() if rescore and dist.higher_is_better(distance) \
+                    else None
                 for i, query in enumerate(queries):
                     offs = ids[i]
                     near = None if approx is None else approx[i]
-                    if len(offs) and offs.min() < 0:  # faiss pads missing results with -1
+                    if len(offs) and offs[-1] < 0:  # faiss pads missing results with -1
                         keep = offs >= 0
                         offs = offs[keep]
                         near = None if near is None else near[keep]
-                    values = _rescored(ann, storage, query, distance, offs, near, rescore)
+                    if plain is not None:
+                        values = plain[offs] @ query
+                    else:
+                        values = _rescored(ann, storage, query, distance, offs, near, rescore)
                     best = dist.top_k(values, limit, distance)
                     found[i].append(SegmentHits(seg, values[best], offs[best]))
             else:
