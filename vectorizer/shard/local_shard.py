@@ -99,6 +99,7 @@ class LocalShard:
         self.index_config: dict[str, Any] = {}
         self.running: dict[str, Any] | None = None  # the optimization in progress
         self.completed: list[dict[str, Any]] = []  # finished ones, newest last (bounded)
+        self.last_write = 0.0  # time.monotonic() of the last applied update
         self._load_state()
         self.wal = WriteAheadLog(path / "wal", wal_capacity_mb * 1024 * 1024)
         self.wal.set_floor(self.flushed_op)
@@ -170,6 +171,7 @@ class LocalShard:
             op_num = self.wal.append(payload)
             self._apply(op_num, op)
             self.applied_op = op_num
+            self.last_write = time.monotonic()
         return op_num
 
     def wait_durable(self, op_num: int) -> None:
@@ -350,6 +352,10 @@ class LocalShard:
                 sources = self._merge_candidates()
                 if not sources:
                     return False
+                if appendable in sources:  # it stops taking writes before the copy
+                    appendable.sealed = True
+                    appendable.dirty = True
+                    self.segments.append(self._new_appendable())
                 return self._rebuild(sources)
             seg, name = todo[0]
             params = self.index_config["vectors"][name]
@@ -437,20 +443,35 @@ class LocalShard:
                     deleted > opt.get("deleted_threshold", 0.2) * seg.num_offsets:
                 return [seg]
         target = opt.get("default_segment_number") or os.cpu_count() or 1
-        if len(sealed) <= target:
+        pool = sealed + ([self.appendable] if sealed and self._tail_mergeable() else [])
+        if len(pool) <= target:
             return []
         max_kb = opt.get("max_segment_size") or 0
         chosen: list[Segment] = []
         total = 0
-        for seg in sorted(sealed, key=lambda x: x.points_count):
+        for seg in sorted(pool, key=lambda x: x.points_count):
             size = seg.vector_bytes()
             if chosen and max_kb and total + size > max_kb * 1024:
                 break
             chosen.append(seg)
             total += size
-            if len(sealed) - len(chosen) + 1 <= target:
+            if len(pool) - len(chosen) + 1 <= target:
                 break
         return chosen if len(chosen) >= 2 else []
+
+    def _tail_mergeable(self) -> bool:
+        """Whether the appendable segment joins the merge candidates, as in Qdrant's merge
+        optimizer (it then seals, and a new appendable segment takes the writes).
+
+        Only once writes have paused for `_TAIL_IDLE_SEC` (an ongoing upload would otherwise
+        rebuild a segment after every batch) and when it holds enough vectors that scoring
+        it exactly costs more than a graph search (`_TAIL_MIN_SHARE` of the threshold).
+        """
+        tail = self.appendable
+        threshold = self.index_config.get("indexing_threshold_kb") or 0
+        return bool(tail.points_count and threshold and
+                    tail.vector_bytes() >= _TAIL_MIN_SHARE * threshold * 1024 and
+                    time.monotonic() - self.last_write >= _TAIL_IDLE_SEC)
 
     def _rebuild(self, sources: list[Segment]) -> bool:
         """Merge (or vacuum) `sources` into one new indexed segment, off the lock.
@@ -730,6 +751,18 @@ class LocalShard:
                         values = _rescored(ann, storage, query, distance, offs, near, rescore)
                     best = dist.top_k(values, limit, distance)
                     found[i].append(SegmentHits(seg, values[best], offs[best]))
+            elif rows.vectors is None and _mostly_candidates(rows, storage):
+                # Most rows are candidates: score the whole block in place (a gather would
+                # copy it first) and rule the others out by their score.
+                n = len(rows.mask)
+                matrix = dist.scores_many(storage.plain_rows()[:n], queries, distance)
+                if rows.count < n:
+                    matrix[:, ~rows.mask] = -np.inf if dist.higher_is_better(distance) \
+                        else np.inf
+                k = min(limit, rows.count)
+                for i in range(len(queries)):
+                    best = dist.top_k(matrix[i], k, distance)
+                    found[i].append(SegmentHits(seg, matrix[i][best], best))
             else:
                 offs = rows.offsets
                 matrix = storage.scores_many(offs, queries, distance) if rows.vectors is None \
@@ -816,10 +849,22 @@ class LocalShard:
             return out
 
 
+# An appendable segment merges into sealed ones once writes paused this long and it holds
+# this share of `indexing_threshold` (smaller tails are scored exactly in well under 0.1 ms).
+_TAIL_IDLE_SEC = 1.0
+_TAIL_MIN_SHARE = 0.125
+
+
 def _copyable(storage: DenseVectorStorage) -> bool:
     """True when the storage's rows are its vectors, held in RAM (copies cost no I/O and
     do not defeat `on_disk`)."""
     return storage.rows_are_vectors and not storage.on_disk
+
+
+def _mostly_candidates(rows: CandidateRows, storage: Any) -> bool:
+    """Whether scoring every row of a RAM float32 block beats gathering the candidates
+    (more than half of the rows are candidates)."""
+    return 2 * rows.count > len(rows.mask) and storage.plain_rows() is not None
 
 
 def _wanted(ann: HnswIndex, limit: int, ef: int,
