@@ -129,6 +129,29 @@ async def upload_snapshot(request: Request) -> Any:
                          checksum)
 
 
+# ------------------------------------------------------------------ full storage snapshots
+
+
+@endpoint
+async def create_full_snapshot(request: Request) -> Any:
+    return await _run_or_accept(request, _service(request).create_full)
+
+
+@endpoint
+async def list_full_snapshots(request: Request) -> Any:
+    return await run(_service(request).list_full)
+
+
+@endpoint
+async def get_full_snapshot(request: Request) -> Any:
+    return _download(await run(_service(request).full_path, _snapshot(request)))
+
+
+@endpoint
+async def delete_full_snapshot(request: Request) -> Any:
+    return await _run_or_accept(request, _service(request).delete_full, _snapshot(request))
+
+
 P = "/collections/{collection_name}/snapshots"
 ROUTES = [
     Route(P, create_snapshot, methods=["POST"]),
@@ -137,5 +160,9 @@ ROUTES = [
     Route(P + "/upload", upload_snapshot, methods=["POST"]),
     Route(P + "/{snapshot_name}", get_snapshot, methods=["GET"]),
     Route(P + "/{snapshot_name}", delete_snapshot, methods=["DELETE"]),
+    Route("/snapshots", create_full_snapshot, methods=["POST"]),
+    Route("/snapshots", list_full_snapshots, methods=["GET"]),
+    Route("/snapshots/{snapshot_name}", get_full_snapshot, methods=["GET"]),
+    Route("/snapshots/{snapshot_name}", delete_full_snapshot, methods=["DELETE"]),
 ]
 

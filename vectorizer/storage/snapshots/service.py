@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from vectorizer.storage.snapshots import collection as col_snap
+from vectorizer.storage.snapshots import full as full_snap
 from vectorizer.storage.snapshots.archive import sha256_file
 from vectorizer.storage.snapshots.fetch import Allowlist, fetch, verify_checksum
 from vectorizer.storage.snapshots.store import SnapshotStore, check_snapshot_name
@@ -71,6 +72,20 @@ class SnapshotService:
         directory = self.store.collection_dir(name)
         self.store.adopt(upload, directory, _upload_name(filename), sha256)
         return True
+
+    # ------------------------------------------------------------ full storage snapshots
+
+    def create_full(self) -> dict[str, Any]:
+        return full_snap.create_full_snapshot(self.toc, self.store)
+
+    def list_full(self) -> list[dict[str, Any]]:
+        return self.store.list(self.store.full_dir())
+
+    def full_path(self, snapshot: str) -> Path:
+        return self.store.resolve(self.store.full_dir(), snapshot)
+
+    def delete_full(self, snapshot: str) -> bool:
+        return self.store.delete(self.store.full_dir(), snapshot)
 
 
 def _upload_name(filename: str | None) -> str:
