@@ -51,7 +51,8 @@ def fill_rich(client: QdrantClient, name: str, count: int = 300, seed: int = 7) 
             },
             payload={"tag": f"t{i % 5}", "n": i, "nested": {"x": [i, i + 1]}},
         ))
-    client.upsert(name, points, wait=True)
+    if points:
+        client.upsert(name, points, wait=True)
     client.delete(name, models.PointIdsList(points=[1, 2, 4]), wait=True)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from qdrant_client.http import models
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from vectorizer.api.rest.envelope import (
@@ -24,6 +24,7 @@ from vectorizer.api.rest.snapshot_upload import receive_snapshot
 from vectorizer.common.errors import FormatError
 from vectorizer.storage.snapshots.fetch import check_checksum_param
 from vectorizer.storage.snapshots.service import SnapshotService
+from vectorizer.storage.snapshots.store import timestamp
 
 log = logging.getLogger(__name__)
 _PRIORITIES = {"snapshot", "replica", "no_sync"}
@@ -101,33 +102,39 @@ async def recover_snapshot(request: Request) -> Any:
                                 str(body.location), checksum, body.api_key)
 
 
+async def _recover_upload(request: Request, recover: Callable[..., Any]) -> Any:
+    """Stream the multipart `snapshot` to temp_path, then `recover(path, upload)`;
+    with `wait=false` the recovery runs in the background and owns the file."""
+    service = _service(request)
+    wait = query_bool(request, "wait", True)
+    with service.store.temp_file("upload") as target:
+        upload = await receive_snapshot(request, target)
+        if wait:
+            return await run(recover, target, upload)
+        keep = target.with_name(target.name + "-async")
+        target.rename(keep)
+
+    def background() -> None:
+        try:
+            recover(keep, upload)
+        except Exception:
+            log.exception("background recovery of an uploaded snapshot failed")
+        finally:
+            keep.unlink(missing_ok=True)
+
+    threading.Thread(target=background, name="snapshot", daemon=True).start()
+    return JsonResponse(dumps({"result": None, "status": "accepted", "time": 0.0}),
+                        status_code=202)
+
+
 @endpoint
 async def upload_snapshot(request: Request) -> Any:
     service = _service(request)
     checksum = check_checksum_param(request.query_params.get("checksum"), "query parameters")
     _priority(request.query_params.get("priority"))
-    wait = query_bool(request, "wait", True)
     name = _name(request)
-    with service.store.temp_file("upload") as target:
-        upload = await receive_snapshot(request, target)
-        if not wait:
-            keep = target.with_name(target.name + "-async")
-            target.rename(keep)
-
-            def background() -> None:
-                try:
-                    service.recover_upload(name, keep, upload.sha256, upload.filename, checksum)
-                except Exception:
-                    log.exception("background recovery of an uploaded snapshot failed")
-                finally:
-                    keep.unlink(missing_ok=True)
-
-            threading.Thread(target=background, name="snapshot", daemon=True).start()
-            return JsonResponse(dumps({"result": None, "status": "accepted", "time": 0.0}),
-                                status_code=202)
-        return await run(service.recover_upload, name, target, upload.sha256, upload.filename,
-                         checksum)
-
+    return await _recover_upload(request, lambda path, upload: service.recover_upload(
+        name, path, upload.sha256, upload.filename, checksum))
 
 # ------------------------------------------------------------------ full storage snapshots
 
@@ -152,7 +159,76 @@ async def delete_full_snapshot(request: Request) -> Any:
     return await _run_or_accept(request, _service(request).delete_full, _snapshot(request))
 
 
+# ------------------------------------------------------------------ shard snapshots
+
+
+def _shard(request: Request) -> int:
+    raw = request.path_params["shard_id"]
+    try:
+        value = int(raw)
+    except ValueError:
+        raise FormatError(f"Format error in path parameters: invalid shard id `{raw}`") \
+            from None
+    if value < 0 or value >= 2**32:
+        raise FormatError(f"Format error in path parameters: invalid shard id `{raw}`")
+    return value
+
+
+@endpoint
+async def create_shard_snapshot(request: Request) -> Any:
+    return await _run_or_accept(request, _service(request).create_shard, _name(request),
+                                _shard(request))
+
+
+@endpoint
+async def list_shard_snapshots(request: Request) -> Any:
+    return await run(_service(request).list_shard, _name(request), _shard(request))
+
+
+@endpoint
+async def get_shard_snapshot(request: Request) -> Any:
+    path = await run(_service(request).shard_path, _name(request), _shard(request),
+                     _snapshot(request))
+    return _download(path)
+
+
+@endpoint
+async def delete_shard_snapshot(request: Request) -> Any:
+    return await _run_or_accept(request, _service(request).delete_shard, _name(request),
+                                _shard(request), _snapshot(request))
+
+
+@endpoint
+async def stream_shard_snapshot(request: Request) -> Any:
+    name, shard_id = _name(request), _shard(request)
+    chunks = await run(_service(request).stream_shard, name, shard_id)
+    filename = f"{name}-shard-{shard_id}-{timestamp()}.snapshot"
+    return StreamingResponse(chunks, media_type="application/octet-stream",
+                             headers={"content-disposition":
+                                      f'attachment; filename="{filename}"'})
+
+
+@endpoint
+async def recover_shard_snapshot(request: Request) -> Any:
+    body = await body_model(request, models.ShardSnapshotRecover)
+    checksum = check_checksum_param(body.checksum)
+    _priority(body.priority)
+    return await _run_or_accept(request, _service(request).recover_shard, _name(request),
+                                _shard(request), str(body.location), checksum, body.api_key)
+
+
+@endpoint
+async def upload_shard_snapshot(request: Request) -> Any:
+    service = _service(request)
+    checksum = check_checksum_param(request.query_params.get("checksum"), "query parameters")
+    _priority(request.query_params.get("priority"))
+    name, shard_id = _name(request), _shard(request)
+    await run(service.check_shard, name, shard_id)  # 404 before reading the upload
+    return await _recover_upload(request, lambda path, upload: service.recover_shard_upload(
+        name, shard_id, path, upload.sha256, checksum))
+
 P = "/collections/{collection_name}/snapshots"
+S = "/collections/{collection_name}/shards/{shard_id}/snapshots"
 ROUTES = [
     Route(P, create_snapshot, methods=["POST"]),
     Route(P, list_snapshots, methods=["GET"]),
@@ -160,6 +236,14 @@ ROUTES = [
     Route(P + "/upload", upload_snapshot, methods=["POST"]),
     Route(P + "/{snapshot_name}", get_snapshot, methods=["GET"]),
     Route(P + "/{snapshot_name}", delete_snapshot, methods=["DELETE"]),
+    Route(S, create_shard_snapshot, methods=["POST"]),
+    Route(S, list_shard_snapshots, methods=["GET"]),
+    Route(S + "/recover", recover_shard_snapshot, methods=["PUT"]),
+    Route(S + "/upload", upload_shard_snapshot, methods=["POST"]),
+    Route(S + "/{snapshot_name}", get_shard_snapshot, methods=["GET"]),
+    Route(S + "/{snapshot_name}", delete_shard_snapshot, methods=["DELETE"]),
+    Route("/collections/{collection_name}/shards/{shard_id}/snapshot", stream_shard_snapshot,
+          methods=["GET"]),
     Route("/snapshots", create_full_snapshot, methods=["POST"]),
     Route("/snapshots", list_full_snapshots, methods=["GET"]),
     Route("/snapshots/{snapshot_name}", get_full_snapshot, methods=["GET"]),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from vectorizer.storage.snapshots import collection as col_snap
 from vectorizer.storage.snapshots import full as full_snap
+from vectorizer.storage.snapshots import shard as shard_snap
 from vectorizer.storage.snapshots.archive import sha256_file
 from vectorizer.storage.snapshots.fetch import Allowlist, fetch, verify_checksum
 from vectorizer.storage.snapshots.store import SnapshotStore, check_snapshot_name
@@ -86,6 +88,44 @@ class SnapshotService:
 
     def delete_full(self, snapshot: str) -> bool:
         return self.store.delete(self.store.full_dir(), snapshot)
+
+    # ------------------------------------------------------------ shard snapshots
+
+    def _shard_dir(self, name: str, shard_id: int) -> Path:
+        col, _shard = shard_snap.shard_of(self.toc, name, shard_id)
+        return self.store.shard_dir(col.name, shard_id)
+
+    def check_shard(self, name: str, shard_id: int) -> None:
+        shard_snap.shard_of(self.toc, name, shard_id)
+
+    def create_shard(self, name: str, shard_id: int) -> dict[str, Any]:
+        return shard_snap.create_shard_snapshot(self.toc, self.store, name, shard_id)
+
+    def list_shard(self, name: str, shard_id: int) -> list[dict[str, Any]]:
+        return self.store.list(self._shard_dir(name, shard_id))
+
+    def shard_path(self, name: str, shard_id: int, snapshot: str) -> Path:
+        return self.store.resolve(self._shard_dir(name, shard_id), snapshot)
+
+    def delete_shard(self, name: str, shard_id: int, snapshot: str) -> bool:
+        return self.store.delete(self._shard_dir(name, shard_id), snapshot)
+
+    def stream_shard(self, name: str, shard_id: int) -> Iterator[bytes]:
+        return shard_snap.stream_shard_snapshot(self.toc, name, shard_id)
+
+    def recover_shard(self, name: str, shard_id: int, location: str,
+                      checksum: str | None = None, api_key: str | None = None) -> bool:
+        if "://" not in location:  # a snapshot of this shard, by name
+            location = self.shard_path(name, shard_id, location).as_uri()
+        with self.recovery_lock, fetch(self.store, location, api_key, self.allowlist,
+                                       checksum) as path:
+            return shard_snap.recover_shard_snapshot(self.toc, name, shard_id, path)
+
+    def recover_shard_upload(self, name: str, shard_id: int, upload: Path, sha256: str,
+                             checksum: str | None) -> bool:
+        verify_checksum(sha256, checksum)
+        with self.recovery_lock:
+            return shard_snap.recover_shard_snapshot(self.toc, name, shard_id, upload)
 
 
 def _upload_name(filename: str | None) -> str:
