@@ -17,12 +17,14 @@ from vectorizer.api.rest.envelope import (
     body_model,
     dumps,
     endpoint,
+    json_body,
     query_bool,
     run,
 )
 from vectorizer.api.rest.snapshot_upload import receive_snapshot
 from vectorizer.common.errors import FormatError
 from vectorizer.storage.snapshots.fetch import check_checksum_param
+from vectorizer.storage.snapshots.partial import EmptyPartialSnapshot
 from vectorizer.storage.snapshots.service import SnapshotService
 from vectorizer.storage.snapshots.store import timestamp
 
@@ -227,8 +229,38 @@ async def upload_shard_snapshot(request: Request) -> Any:
     return await _recover_upload(request, lambda path, upload: service.recover_shard_upload(
         name, shard_id, path, upload.sha256, checksum))
 
+# ------------------------------------------------------------------ partial shard snapshots
+
+
+@endpoint
+async def partial_manifest(request: Request) -> Any:
+    return await run(_service(request).partial_manifest, _name(request), _shard(request))
+
+
+@endpoint
+async def create_partial_snapshot(request: Request) -> Any:
+    manifest = await json_body(request)
+    try:
+        chunks = await run(_service(request).create_partial, _name(request), _shard(request),
+                           manifest)
+    except EmptyPartialSnapshot:
+        return Response(status_code=304)
+    return StreamingResponse(chunks, media_type="application/octet-stream")
+
+
+@endpoint
+async def recover_partial_snapshot(request: Request) -> Any:
+    service = _service(request)
+    checksum = check_checksum_param(request.query_params.get("checksum"), "query parameters")
+    name, shard_id = _name(request), _shard(request)
+    await run(service.check_shard, name, shard_id)
+    return await _recover_upload(request, lambda path, upload: service.recover_partial_upload(
+        name, shard_id, path, upload.sha256, checksum))
+
+
 P = "/collections/{collection_name}/snapshots"
 S = "/collections/{collection_name}/shards/{shard_id}/snapshots"
+PARTIAL = "/collections/{collection_name}/shards/{shard_id}/snapshot/partial"
 ROUTES = [
     Route(P, create_snapshot, methods=["POST"]),
     Route(P, list_snapshots, methods=["GET"]),
@@ -244,6 +276,9 @@ ROUTES = [
     Route(S + "/{snapshot_name}", delete_shard_snapshot, methods=["DELETE"]),
     Route("/collections/{collection_name}/shards/{shard_id}/snapshot", stream_shard_snapshot,
           methods=["GET"]),
+    Route(PARTIAL + "/manifest", partial_manifest, methods=["GET"]),
+    Route(PARTIAL + "/create", create_partial_snapshot, methods=["POST"]),
+    Route(PARTIAL + "/recover", recover_partial_snapshot, methods=["POST"]),
     Route("/snapshots", create_full_snapshot, methods=["POST"]),
     Route("/snapshots", list_full_snapshots, methods=["GET"]),
     Route("/snapshots/{snapshot_name}", get_full_snapshot, methods=["GET"]),

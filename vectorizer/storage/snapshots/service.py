@@ -9,6 +9,7 @@ from typing import Any
 
 from vectorizer.storage.snapshots import collection as col_snap
 from vectorizer.storage.snapshots import full as full_snap
+from vectorizer.storage.snapshots import partial as partial_snap
 from vectorizer.storage.snapshots import shard as shard_snap
 from vectorizer.storage.snapshots.archive import sha256_file
 from vectorizer.storage.snapshots.fetch import Allowlist, fetch, verify_checksum
@@ -126,6 +127,20 @@ class SnapshotService:
         verify_checksum(sha256, checksum)
         with self.recovery_lock:
             return shard_snap.recover_shard_snapshot(self.toc, name, shard_id, upload)
+
+    # ------------------------------------------------------------ partial shard snapshots
+
+    def partial_manifest(self, name: str, shard_id: int) -> dict[str, Any]:
+        return partial_snap.get_manifest(self.toc, name, shard_id)
+
+    def create_partial(self, name: str, shard_id: int, manifest: Any) -> Iterator[bytes]:
+        return partial_snap.create_partial(self.toc, name, shard_id, manifest)
+
+    def recover_partial_upload(self, name: str, shard_id: int, upload: Path, sha256: str,
+                               checksum: str | None) -> bool:
+        verify_checksum(sha256, checksum)
+        with self.recovery_lock:
+            return partial_snap.recover_partial(self.toc, name, shard_id, upload)
 
 
 def _upload_name(filename: str | None) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -101,9 +101,8 @@ class _QueueFile:
             self._buffer.clear()
 
 
-def stream_shard_snapshot(toc: Any, name: str, shard_id: int) -> Iterator[bytes]:
-    """`GET …/shards/{id}/snapshot`: a fresh shard snapshot, produced as it is sent."""
-    col, shard = shard_of(toc, name, shard_id)
+def stream_archive(write: Callable[[ArchiveWriter], None]) -> Iterator[bytes]:
+    """Run `write` on a producer thread; yield the archive's bytes as they are made."""
     chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=16)
     cancelled = threading.Event()
 
@@ -111,7 +110,7 @@ def stream_shard_snapshot(toc: Any, name: str, shard_id: int) -> Iterator[bytes]
         try:
             out = _QueueFile(chunks, cancelled)
             writer = ArchiveWriter(out)  # type: ignore[arg-type]
-            write_shard(writer, toc, col, shard)
+            write(writer)
             writer.close()
             out.flush()
             chunks.put(None)
@@ -120,7 +119,7 @@ def stream_shard_snapshot(toc: Any, name: str, shard_id: int) -> Iterator[bytes]
                 chunks.put(exc)
 
     def consume() -> Iterator[bytes]:
-        thread = threading.Thread(target=produce, name="shard-stream", daemon=True)
+        thread = threading.Thread(target=produce, name="snapshot-stream", daemon=True)
         thread.start()
         try:
             while True:
@@ -134,6 +133,12 @@ def stream_shard_snapshot(toc: Any, name: str, shard_id: int) -> Iterator[bytes]
             cancelled.set()
 
     return consume()
+
+
+def stream_shard_snapshot(toc: Any, name: str, shard_id: int) -> Iterator[bytes]:
+    """`GET …/shards/{id}/snapshot`: a fresh shard snapshot, produced as it is sent."""
+    col, shard = shard_of(toc, name, shard_id)
+    return stream_archive(lambda writer: write_shard(writer, toc, col, shard))
 
 
 def recover_shard_snapshot(toc: Any, name: str, shard_id: int, archive: Any) -> bool:
