@@ -204,7 +204,7 @@ def test_manifest_that_lies_about_sizes(server: ServerProcess, victim: tuple[Pat
     members[-1] = (_file("manifest.json", orjson.dumps(hidden)))
     _refused(server, _write(tmp_path / "m2.snapshot", members), "not listed in the manifest")
     extra = dict(manifest, files=[*manifest["files"], {"path": "collection/ghost", "size": 1,
-                                                        "sha256": "0" * 64}])
+                                                        "crc32": "00000000"}])
     members[-1] = (_file("manifest.json", orjson.dumps(extra)))
     _refused(server, _write(tmp_path / "m3.snapshot", members), "missing from the archive")
 

@@ -66,8 +66,26 @@ def _priority(value: Any) -> None:
                           "expected one of `no_sync`, `snapshot`, `replica`")
 
 
+# Archives are sent as they are: `identity` keeps the gzip middleware off them.
+_ARCHIVE_HEADERS = {"content-encoding": "identity"}
+
+
+class _ArchiveFile(FileResponse):
+    """A snapshot file streamed from disk in 1 MB reads."""
+
+    chunk_size = 1 << 20
+
+
 def _download(path: Any) -> Response:
-    return FileResponse(path, media_type="application/octet-stream", filename=path.name)
+    return _ArchiveFile(path, media_type="application/octet-stream", filename=path.name,
+                        headers=_ARCHIVE_HEADERS)
+
+
+def _stream(chunks: Any, filename: str | None = None) -> Response:
+    headers = dict(_ARCHIVE_HEADERS)
+    if filename:
+        headers["content-disposition"] = f'attachment; filename="{filename}"'
+    return StreamingResponse(chunks, media_type="application/octet-stream", headers=headers)
 
 
 # ------------------------------------------------------------------ collection snapshots
@@ -205,9 +223,7 @@ async def stream_shard_snapshot(request: Request) -> Any:
     name, shard_id = _name(request), _shard(request)
     chunks = await run(_service(request).stream_shard, name, shard_id)
     filename = f"{name}-shard-{shard_id}-{timestamp()}.snapshot"
-    return StreamingResponse(chunks, media_type="application/octet-stream",
-                             headers={"content-disposition":
-                                      f'attachment; filename="{filename}"'})
+    return _stream(chunks, filename)
 
 
 @endpoint
@@ -245,7 +261,7 @@ async def create_partial_snapshot(request: Request) -> Any:
                            manifest)
     except EmptyPartialSnapshot:
         return Response(status_code=304)
-    return StreamingResponse(chunks, media_type="application/octet-stream")
+    return _stream(chunks)
 
 
 @endpoint

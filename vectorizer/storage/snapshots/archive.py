@@ -1,8 +1,9 @@
 """Snapshot tar archives: streamed writing with checksums, and extraction that trusts nothing.
 
-`ArchiveWriter` streams files into an uncompressed tar, hashing every member
-(sha256, recorded in the manifest) and the archive itself (the `.checksum`
-file) as the bytes pass: one read of the data, no second pass.
+`ArchiveWriter` streams files into an uncompressed tar, checksumming every
+member (crc32, recorded in the manifest: a cheap integrity check) and hashing
+the archive itself (sha256, the `.checksum` file, as Qdrant keeps it) as the
+bytes pass: one read of the data, no second pass.
 
 `safe_extract` unpacks an archive into a fresh directory and refuses anything
 but plain files and directories with clean relative names: absolute or `..`
@@ -20,6 +21,7 @@ import shutil
 import tarfile
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -64,22 +66,15 @@ class HashingWriter:
         self.target = target
         self.size = 0
         self._hash = _ThreadedSha256()
-        self._pending: list[bytes] = []
-        self._pending_size = 0
 
-    def write(self, data: bytes) -> int:
-        self.target.write(data)
+    def write(self, data: bytes | memoryview) -> int:
+        self._hash.update(data)  # (a copy: the caller may reuse its buffer)
+        view = memoryview(data)
+        while view:
+            written = self.target.write(view)
+            view = view[written if written is not None else len(view):]
         self.size += len(data)
-        self._pending.append(bytes(data))
-        self._pending_size += len(data)
-        if self._pending_size >= CHUNK:
-            self._flush_hash()
         return len(data)
-
-    def _flush_hash(self) -> None:
-        if self._pending:
-            self._hash.update(b"".join(self._pending))
-            self._pending, self._pending_size = [], 0
 
     def tell(self) -> int:
         return self.size
@@ -88,23 +83,7 @@ class HashingWriter:
         self.target.flush()
 
     def hexdigest(self) -> str:
-        self._flush_hash()
         return self._hash.hexdigest()
-
-
-class _HashingReader:
-    """Wraps a source file: tarfile reads through it, we hash what it reads."""
-
-    def __init__(self, source: IO[bytes]) -> None:
-        self.source = source
-        self.hash = hashlib.sha256()
-        self.size = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.source.read(size)
-        self.hash.update(data)
-        self.size += len(data)
-        return data
 
 
 @dataclass
@@ -113,52 +92,74 @@ class FileEntry:
 
     path: str
     size: int
-    sha256: str
+    crc32: str  # 8 hex digits
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "size": self.size, "sha256": self.sha256}
+        return {"path": self.path, "size": self.size, "crc32": self.crc32}
+
+
+def crc32_hex(value: int) -> str:
+    return f"{value & 0xFFFFFFFF:08x}"
 
 
 class ArchiveWriter:
-    """Streams members into an uncompressed tar on `target`, recording a FileEntry for each."""
+    """Streams members into an uncompressed POSIX (pax) tar on `target`.
+
+    Headers come from `tarfile.TarInfo.tobuf`; file data is copied in 1 MB
+    blocks through one reused buffer, checksummed for the manifest (crc32 per
+    file) and hashed for the `.checksum` (sha256 of the archive, on another thread).
+    """
 
     def __init__(self, target: IO[bytes]) -> None:
         self.out = HashingWriter(target)
-        self.tar = tarfile.open(fileobj=self.out, mode="w|", format=tarfile.PAX_FORMAT,  # noqa: SIM115
-                                bufsize=CHUNK)
         self.entries: list[FileEntry] = []
         self._now = int(time.time())
+        self._buffer = bytearray(CHUNK)
 
-    def _info(self, name: str, size: int) -> tarfile.TarInfo:
+    def _header(self, name: str, size: int) -> None:
         info = tarfile.TarInfo(name)
         info.size = size
         info.mode = 0o644
         info.mtime = self._now
-        return info
+        self.out.write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+
+    def _pad(self, size: int) -> None:
+        if size % tarfile.BLOCKSIZE:
+            self.out.write(bytes(tarfile.BLOCKSIZE - size % tarfile.BLOCKSIZE))
 
     def add_file(self, arcname: str, path: Path) -> FileEntry:
         """Stream the file at `path` in as `arcname`; its size is fixed when we start reading."""
-        with open(path, "rb") as fh:
+        crc = 0
+        view = memoryview(self._buffer)
+        with open(path, "rb", buffering=0) as fh:
             size = os.fstat(fh.fileno()).st_size
-            reader = _HashingReader(fh)
-            self.tar.addfile(self._info(arcname, size), reader)  # type: ignore[arg-type]
-        if reader.size != size:
-            raise OSError(f"{path} changed size while being archived")
-        entry = FileEntry(arcname, size, reader.hash.hexdigest())
+            self._header(arcname, size)
+            remaining = size
+            while remaining:
+                got = fh.readinto(view[:min(CHUNK, remaining)])
+                if not got:
+                    raise OSError(f"{path} shrank while being archived")
+                chunk = view[:got]
+                crc = zlib.crc32(chunk, crc)
+                self.out.write(chunk)
+                remaining -= got
+        self._pad(size)
+        entry = FileEntry(arcname, size, crc32_hex(crc))
         self.entries.append(entry)
         return entry
 
     def add_bytes(self, arcname: str, data: bytes, record: bool = True) -> None:
         """Add an in-memory member (listed in the manifest unless `record` is False)."""
-        import io
-
-        self.tar.addfile(self._info(arcname, len(data)), io.BytesIO(data))
+        self._header(arcname, len(data))
+        self.out.write(data)
+        self._pad(len(data))
         if record:
-            self.entries.append(FileEntry(arcname, len(data), hashlib.sha256(data).hexdigest()))
+            self.entries.append(FileEntry(arcname, len(data), crc32_hex(zlib.crc32(data))))
 
     def close(self) -> str:
-        """End the archive; return its sha256."""
-        self.tar.close()
+        """End the archive (two zero blocks, padded to a tar record); return its sha256."""
+        end = self.out.size + 2 * tarfile.BLOCKSIZE
+        self.out.write(bytes(2 * tarfile.BLOCKSIZE + (-end) % tarfile.RECORDSIZE))
         self.out.flush()
         return self.out.hexdigest()
 
@@ -189,7 +190,7 @@ def check_member_name(name: str) -> str:
 
 @dataclass
 class Extracted:
-    """What `safe_extract` wrote: regular files with their size and sha256, and the manifest."""
+    """What `safe_extract` wrote: regular files with their size and crc32, and the manifest."""
 
     files: dict[str, FileEntry]
     manifest: bytes | None
@@ -269,7 +270,7 @@ def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path,
     target.parent.mkdir(parents=True, exist_ok=True)
     source = tar.extractfile(member)
     assert source is not None
-    digest = hashlib.sha256()
+    crc = 0
     remaining = member.size
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, "wb") as out:
@@ -277,10 +278,10 @@ def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path,
             chunk = source.read(min(CHUNK, remaining))
             if not chunk:
                 raise UnsafeArchive(f"Invalid snapshot archive: member {name!r} is truncated")
-            digest.update(chunk)
+            crc = zlib.crc32(chunk, crc)
             out.write(chunk)
             remaining -= len(chunk)
-    return FileEntry(name, member.size, digest.hexdigest())
+    return FileEntry(name, member.size, crc32_hex(crc))
 
 
 def sha256_file(path: Path) -> str:

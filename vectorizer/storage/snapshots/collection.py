@@ -83,7 +83,7 @@ def create_snapshot(toc: Any, store: SnapshotStore, name: str) -> dict[str, Any]
     directory.mkdir(parents=True, exist_ok=True)
     snap_name = store.unique_name(directory, f"{col.name}-{toc.peer_id}-{timestamp()}")
     with pinned_collection(col) as (meta, shards), store.writing(directory, snap_name) as tmp:
-        with open(tmp, "wb") as fh:
+        with open(tmp, "wb", buffering=0) as fh:
             writer = ArchiveWriter(fh)
             entry = write_collection(writer, COLLECTION_DIR, col.name, meta, shards)
             manifest = Manifest("collection", toc.peer_id, [entry], list(writer.entries))

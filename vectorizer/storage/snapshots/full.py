@@ -34,7 +34,7 @@ def create_full_snapshot(toc: Any, store: SnapshotStore) -> dict[str, Any]:
     with ExitStack() as stack, store.writing(directory, name) as tmp:
         captured = [(col, *stack.enter_context(col_snap.pinned_collection(col)))
                     for col in collections]
-        with open(tmp, "wb") as fh:
+        with open(tmp, "wb", buffering=0) as fh:
             writer = ArchiveWriter(fh)
             entries = [col_snap.write_collection(writer, f"collections/{i}", col.name, meta,
                                                  shards)

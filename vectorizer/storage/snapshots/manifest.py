@@ -6,12 +6,13 @@
  "collections": [{"name": "books", "dir": "collections/0",
                   "config": {...}, "shards": [{"id": 0, "key": null}]}],
  "aliases": {"alias": "books"},
- "files": [{"path": "collections/0/0/segments/…/meta.json", "size": 1, "sha256": "…"}]}
+ "files": [{"path": "collections/0/0/segments/…/meta.json", "size": 1, "crc32": "…"}]}
 ```
 
 `kind` is `collection`, `shard` (one collection entry with one shard) or
 `full` (every collection, and the aliases).  The manifest is the archive's
-last member, so file checksums are computed while the files stream in.
+last member, so file checksums (crc32) are computed while the files stream in;
+the archive as a whole is covered by the sha256 in its `.checksum` file.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def parse_manifest(raw: bytes | None) -> Manifest:
         collections = [CollectionEntry(str(c["name"]), check_member_name(str(c["dir"])),
                                        dict(c["meta"]), list(c["shards"]))
                        for c in data.get("collections", [])]
-        files = [FileEntry(check_member_name(str(f["path"])), int(f["size"]), str(f["sha256"]))
+        files = [FileEntry(check_member_name(str(f["path"])), int(f["size"]), str(f["crc32"]))
                  for f in data.get("files", [])]
         aliases = {str(k): str(v) for k, v in (data.get("aliases") or {}).items()}
         for col in collections:
@@ -109,7 +110,7 @@ def parse_manifest(raw: bytes | None) -> Manifest:
 
 
 def verify_files(manifest: Manifest, extracted: Extracted) -> None:
-    """Every listed file is there with its size and sha256, and nothing else is."""
+    """Every listed file is there with its size and crc32, and nothing else is."""
     listed = {f.path: f for f in manifest.files}
     if len(listed) != len(manifest.files):
         raise _bad("manifest.json lists a file twice")
@@ -123,6 +124,6 @@ def verify_files(manifest: Manifest, extracted: Extracted) -> None:
         got = extracted.files[path]
         if got.size != want.size:
             raise _bad(f"file {path!r} holds {got.size} bytes, the manifest says {want.size}")
-        if got.sha256 != want.sha256:
-            raise _bad(f"file {path!r} is corrupted (sha256 {got.sha256} does not match the "
-                       f"manifest's {want.sha256})")
+        if got.crc32 != want.crc32:
+            raise _bad(f"file {path!r} is corrupted (crc32 {got.crc32} does not match the "
+                       f"manifest's {want.crc32})")

@@ -66,7 +66,7 @@ def create_shard_snapshot(toc: Any, store: SnapshotStore, name: str,
     snap = store.unique_name(directory,
                              f"{col.name}-shard-{shard_id}-{toc.peer_id}-{timestamp()}")
     with store.writing(directory, snap) as tmp:
-        with open(tmp, "wb") as fh:
+        with open(tmp, "wb", buffering=0) as fh:
             writer = ArchiveWriter(fh)
             write_shard(writer, toc, col, shard)
             checksum = writer.close()
