@@ -408,3 +408,42 @@ def test_snapshots_path_and_temp_path_are_honoured(tmp_path: Path) -> None:
         assert list(temp.iterdir()) == []
     finally:
         server.stop()
+
+
+def test_searches_run_while_snapshots_are_created(server: ServerProcess, client: QdrantClient,
+                                                 collection_name: str) -> None:
+    import threading
+
+    import numpy as np
+
+    client.create_collection(collection_name,
+                             vectors_config=models.VectorParams(size=32, distance="Cosine"))
+    rng = np.random.default_rng(3)
+    for start in range(0, 40_000, 5_000):
+        client.upsert(collection_name, models.Batch(
+            ids=list(range(start, start + 5_000)),
+            vectors=rng.random((5_000, 32), dtype=np.float32).tolist()))
+    latencies: list[float] = []
+    creating = threading.Event()
+    done = threading.Event()
+
+    def searcher() -> None:
+        http = httpx.Client(base_url=server.url, timeout=30)
+        while not done.is_set():
+            t = time.perf_counter()
+            resp = http.post(f"/collections/{collection_name}/points/query",
+                             json={"query": rng.random(32).tolist(), "limit": 5})
+            assert resp.status_code == 200
+            if creating.is_set():
+                latencies.append(time.perf_counter() - t)
+
+    thread = threading.Thread(target=searcher)
+    thread.start()
+    creating.set()
+    for _ in range(3):
+        assert client.create_snapshot(collection_name) is not None
+    done.set()
+    thread.join()
+    assert latencies, "no search completed while snapshots were being created"
+    print(f"{len(latencies)} searches during 3 snapshot creations, "
+          f"max {max(latencies) * 1000:.0f} ms")

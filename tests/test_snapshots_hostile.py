@@ -112,7 +112,8 @@ def _refused(server: ServerProcess, archive: Path, expect: str) -> None:
 
 @pytest.mark.parametrize("bad", [
     "..", "../victim", "..%2F..%2Fraft_state.json", "%2e%2e", "%2e%2e%2fstorage",
-    "%252e%252e%252fsecret", ".hidden", "a..b.snapshot", "x%00y",
+    "%252e%252e%252fsecret", ".hidden", "a..b.snapshot", "x%00y", "%2Fetc%2Fpasswd",
+    "/etc/passwd", "..%5c..%5cwindows", "C:%5cx",
 ])
 def test_bad_snapshot_names(server: ServerProcess, bad: str, unchanged: Path) -> None:
     for prefix in ("", "/qdrant"):
@@ -248,3 +249,30 @@ def test_no_multipart_file(server: ServerProcess, unchanged: Path) -> None:
     assert resp.status_code == 400
     resp = httpx.post(f"{server.url}/collections/{NAME}/snapshots/upload", content=b"raw")
     assert resp.status_code == 400
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_large_upload_streams_through_disk(server: ServerProcess, tmp_path: Path,
+                                           unchanged: Path) -> None:
+    """A 768 MB upload (a tar whose one member is 768 MB of zeros, stored sparsely here) goes
+    to disk in pieces: the server's peak memory grows by far less than the upload."""
+    size = 768 << 20
+    info = tarfile.TarInfo("collection/big")
+    info.size = size
+    archive = tmp_path / "large.snapshot"
+    with open(archive, "wb") as fh:
+        fh.write(info.tobuf(tarfile.PAX_FORMAT))
+        fh.seek(size, os.SEEK_CUR)
+        fh.write(bytes(2 * tarfile.BLOCKSIZE))
+    assert server.proc is not None
+    before = _peak_rss_mb(server.proc.pid)
+    _refused(server, archive, "has no manifest.json")  # read whole, unpacked, then refused
+    grown = _peak_rss_mb(server.proc.pid) - before
+    print(f"peak RSS growth during a {size >> 20} MB upload: {grown:.0f} MB")
+    assert grown < 128, f"peak RSS grew by {grown:.0f} MB for a {size >> 20} MB upload"
