@@ -164,6 +164,11 @@ class Collection:
     @classmethod
     def open(cls, name: str, path: Path) -> Collection:
         meta = orjson.loads((path / "collection.json").read_bytes())
+        for child in path.iterdir():  # a shard snapshot recovery that did not finish
+            if child.name.startswith(".tmp-"):
+                import shutil
+
+                shutil.rmtree(child, ignore_errors=True)
         col = cls(name, path, meta["config"], meta.get("created_at"))
         for key_json, shard_ids in meta.get("shard_keys", {}).items():
             col.shard_keys[key_json] = shard_ids

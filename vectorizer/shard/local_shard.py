@@ -63,6 +63,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
+class ShardClosed(VectorizerError):
+    """A write reached a shard that a recovery replaced or a delete removed (503)."""
+
+    status_code = 503
+    prefix = "Service unavailable: "
+    grpc_code = "UNAVAILABLE"
+
+
 class DensePlan(NamedTuple):
     """How one segment is searched: exactly over `rows`, or through `ann`."""
 
@@ -100,6 +108,8 @@ class LocalShard:
         self.running: dict[str, Any] | None = None  # the optimization in progress
         self.completed: list[dict[str, Any]] = []  # finished ones, newest last (bounded)
         self.last_write = 0.0  # time.monotonic() of the last applied update
+        self.pinned: dict[str, int] = {}  # segment dirs a snapshot is reading (refcounts)
+        self.closed = False  # set when the shard is replaced or dropped: no more writes
         self._load_state()
         self.wal = WriteAheadLog(path / "wal", wal_capacity_mb * 1024 * 1024)
         self.wal.set_floor(self.flushed_op)
@@ -167,6 +177,8 @@ class LocalShard:
         """Check `op`, append it to the WAL and apply it; return its WAL op number."""
         payload = ops.encode_operation(op)
         with self.lock:
+            if self.closed:
+                raise ShardClosed(f"Shard {self.shard_id} was replaced or removed; retry")
             self.precheck(op)
             op_num = self.wal.append(payload)
             self._apply(op_num, op)
@@ -340,6 +352,8 @@ class LocalShard:
         sealed segment exactly.  Returns True if it did something.
         """
         with self.lock:
+            if self.closed:
+                return False
             threshold = self.index_config.get("indexing_threshold_kb") or 0
             appendable = self.appendable
             if threshold and appendable.points_count and \
@@ -583,7 +597,8 @@ class LocalShard:
     def flush(self) -> None:
         """Persist dirty segments atomically and drop the WAL they cover."""
         with self.lock:
-            if not any(s.dirty for s in self.segments) and self.flushed_op == self.applied_op:
+            if self.closed or (not any(s.dirty for s in self.segments)
+                               and self.flushed_op == self.applied_op):
                 return
             started = time.perf_counter()
             new_dirs = []
@@ -602,9 +617,7 @@ class LocalShard:
             _write_atomic(self.path / STATE_FILE,
                           orjson.dumps({"op_num": op_num, "segments": new_dirs}))
             live = set(new_dirs)
-            for child in (self.path / "segments").iterdir():
-                if child.name not in live:  # replaced, merged away, or an old copy
-                    shutil.rmtree(child, ignore_errors=True)
+            self._remove_unused_segment_dirs(live)
             for seg, dir_name in zip(self.segments, new_dirs, strict=True):
                 seg.dirty = False
                 seg.dir_name = dir_name
@@ -612,6 +625,35 @@ class LocalShard:
             self.wal.truncate_until(op_num)
             log.debug("shard %s flushed up to op %d in %.3fs", self.path, op_num,
                       time.perf_counter() - started)
+
+    def _remove_unused_segment_dirs(self, live: set[str]) -> None:
+        for child in (self.path / "segments").iterdir():
+            if child.name not in live and child.name not in self.pinned:
+                shutil.rmtree(child, ignore_errors=True)  # replaced, merged away, old copy
+
+    def pin(self, dir_names: list[str]) -> None:
+        """Keep these segment directories on disk until `unpin` (a snapshot reads them)."""
+        with self.lock:
+            for name in dir_names:
+                self.pinned[name] = self.pinned.get(name, 0) + 1
+
+    def unpin(self, dir_names: list[str]) -> None:
+        with self.lock:
+            for name in dir_names:
+                left = self.pinned.get(name, 0) - 1
+                if left > 0:
+                    self.pinned[name] = left
+                else:
+                    self.pinned.pop(name, None)
+            if not self.closed:
+                self._remove_unused_segment_dirs({s.dir_name for s in self.segments
+                                                  if s.dir_name is not None})
+
+    def retire(self) -> None:
+        """Stop this shard for good without flushing (its directory is being replaced)."""
+        with self.lock:
+            self.closed = True
+            self.wal.close()
 
     def close(self) -> None:
         self.flush()
