@@ -33,6 +33,7 @@ from vectorizer.shard.wal import fsync_dir
 log = logging.getLogger(__name__)
 
 ShardKey = str | int
+SPARSE_FULL_SCAN_THRESHOLD = 5000  # Qdrant's default for sparse indexes (points)
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
@@ -493,9 +494,86 @@ class Collection:
             raise BadInput(f"Not existing vector name error: {vector_name}")
         return params
 
+    def vector_kind(self, vector_name: str) -> str:
+        """"dense", "sparse" or "multi" for an existing vector, else Qdrant's error."""
+        if vector_name in cfg.sparse_params(self.config):
+            return "sparse"
+        params = cfg.named_dense_params(self.config).get(vector_name)
+        if params is None:
+            raise BadInput(f"Not existing vector name error: {vector_name}")
+        return "multi" if params.get("multivector_config") else "dense"
+
+    def vector_params(self, vector_name: str) -> dict[str, Any]:
+        """The params of a dense or multi `vector_name` (size, distance, ...)."""
+        params = cfg.named_dense_params(self.config).get(vector_name)
+        if params is None:
+            raise BadInput(f"Not existing vector name error: {vector_name}")
+        return params
+
+    def sparse_uses_idf(self, vector_name: str) -> bool:
+        params = cfg.sparse_params(self.config).get(vector_name) or {}
+        return params.get("modifier") == "idf"
+
+    def sparse_idf(self, vector_name: str, dims: np.ndarray) -> np.ndarray:
+        """IDF of each sorted dimension over the collection's current points holding the
+        sparse vector: ln(1 + (N - n + 0.5) / (n + 0.5)), as Qdrant's modifier."""
+        total, df = 0, np.zeros(len(dims), dtype=np.int64)
+        for shard in self.shards.values():
+            n, counts = shard.sparse_stats(vector_name, dims)
+            total += n
+            df += counts
+        return np.log(1.0 + (total - df + 0.5) / (df + 0.5))
+
+    def search_sparse(self, vector_name: str, query: tuple[np.ndarray, np.ndarray],
+                      flt: models.Filter | None, limit: int, offset: int,
+                      threshold: float | None, with_payload: PayloadFn | None,
+                      with_vectors: bool | list[str], shard_key: Any = None,
+                      ) -> list[dict[str, Any]]:
+        """Points sharing a dimension with a prepared sparse query (sorted, IDF applied),
+        by dot product."""
+        index = (cfg.sparse_params(self.config).get(vector_name) or {}).get("index") or {}
+        full_scan = index.get("full_scan_threshold")
+        full_scan = SPARSE_FULL_SCAN_THRESHOLD if full_scan is None else int(full_scan)
+        q_idx, q_val = query
+        return self._segment_hits_page(
+            lambda shard: shard.search_sparse(vector_name, q_idx, q_val, flt, limit + offset,
+                                              full_scan),
+            dist.DOT, limit, offset, threshold, with_payload, with_vectors, shard_key)
+
+    def score_candidates_page(self, vector_name: str, scorer: Any, higher_better: bool,
+                              flt: models.Filter | None, limit: int, offset: int,
+                              threshold: float | None, with_payload: PayloadFn | None,
+                              with_vectors: bool | list[str], shard_key: Any = None,
+                              ) -> list[dict[str, Any]]:
+        """A page of points ranked by `scorer(storage, offsets)` over their sparse or multi
+        `vector_name` vectors."""
+        return self._segment_hits_page(
+            lambda shard: shard.score_candidates(vector_name, scorer, flt, limit + offset,
+                                                 higher_better),
+            dist.DOT if higher_better else dist.EUCLID, limit, offset, threshold,
+            with_payload, with_vectors, shard_key)
+
+    def _segment_hits_page(self, fetch: Any, order: str, limit: int, offset: int,
+                           threshold: float | None, with_payload: PayloadFn | None,
+                           with_vectors: bool | list[str], shard_key: Any,
+                           ) -> list[dict[str, Any]]:
+        if isinstance(with_vectors, list):
+            self._check_vector_names(with_vectors)
+        chunks = [(shard_id, hits) for shard_id in self.read_shards(shard_key)
+                  for hits in fetch(self.shards[shard_id])]
+        return self._wire_page(_best_hits(chunks, offset + limit, threshold, order)[offset:],
+                               with_payload, with_vectors)
+
+    def text_search(self, field: str, query: models.TextQuery, flt: models.Filter | None,
+                    limit: int, offset: int, threshold: float | None,
+                    with_payload: PayloadFn | None, with_vectors: bool | list[str],
+                    shard_key: Any = None) -> list[dict[str, Any]]:
+        """The `text` query: BM25 over the text index of payload `field`."""
+        raise BadInput("The `text` query is not supported yet by this server")
+
     def example_vectors(self, vector_name: str, ids: list[PointId]) -> dict[PointId, list]:
         """The stored `vector_name` vectors of `ids` (recommendation examples)."""
-        self.dense_params(vector_name)
+        self.vector_kind(vector_name)
         found = {}
         for rec in self.retrieve(ids, None, [vector_name]):
             vec = rec["vector"]
