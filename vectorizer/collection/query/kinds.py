@@ -29,6 +29,7 @@ from vectorizer.collection.recommend import (
 )
 from vectorizer.common.errors import BadInput
 from vectorizer.common.point_id import PointId, normalize_point_id
+from vectorizer.index import bm25
 from vectorizer.index import distance as dist
 
 Scorer = Callable[[np.ndarray], np.ndarray]
@@ -59,8 +60,14 @@ def _check_input(value: Any) -> None:
     """Reject inputs of another kind than dense for a dense vector."""
     if isinstance(value, models.SparseVector):
         raise BadInput("Conversion between sparse and regular vectors failed")
-    if isinstance(value, models.Document | models.Image | models.InferenceObject):
-        raise BadInput("Inference objects must be resolved before they are used")
+    if isinstance(value, models.Document):
+        _text, model, _options = bm25.document_model(value)
+        if not bm25.is_bm25(model):
+            raise bm25.model_error(model)
+        raise BadInput(f"model `{model}` produces sparse vectors, but the vector "
+                       "queried is dense")
+    if isinstance(value, models.Image | models.InferenceObject):
+        raise bm25.model_error(value.model)
     if isinstance(value, list) and value and isinstance(value[0], list):
         raise BadInput("Conversion between multi and regular vectors failed")
 

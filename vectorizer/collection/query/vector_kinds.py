@@ -28,6 +28,7 @@ from qdrant_client.http import models
 
 from vectorizer.common.errors import BadInput
 from vectorizer.common.point_id import PointId, normalize_point_id
+from vectorizer.index import bm25
 from vectorizer.index import distance as dist
 from vectorizer.index import multivector as mv
 from vectorizer.index.sparse import sort_query
@@ -91,8 +92,17 @@ class KindExamples:
 
     def parse(self, value: Any) -> Any:
         """One raw input as a prepared vector of this kind, or Qdrant's error."""
-        if isinstance(value, models.Document | models.Image | models.InferenceObject):
-            raise BadInput("Inference objects must be resolved before they are used")
+        if isinstance(value, models.Image | models.InferenceObject):
+            raise bm25.model_error(value.model)
+        if isinstance(value, models.Document):
+            text, model, options = bm25.document_model(value)
+            if not bm25.is_bm25(model):
+                raise bm25.model_error(model)
+            if self.kind != "sparse":
+                raise BadInput(f"model `{model}` produces sparse vectors, but "
+                               f"vector `{self.name}` is not sparse")
+            dims, weights = bm25.bm25_for(options).search_embed(text)
+            return dims.astype(np.int64), weights.astype(np.float64)
         if self.kind == "sparse":
             if isinstance(value, dict):
                 value = models.SparseVector(**value)
@@ -108,7 +118,7 @@ class KindExamples:
         if isinstance(value, models.SparseVector) or not isinstance(value, list) or (
                 value and not isinstance(value[0], list)):
             got = len(value) if isinstance(value, list) else 0
-            raise BadInput(f"Wrong input: Vector `{self.name}` is a multi-vector; expected a "
+            raise BadInput(f"Vector `{self.name}` is a multi-vector; expected a "
                            f"list of vectors of dim {self.dim}, got a vector of dim {got}")
         if not value:
             raise BadInput("Validation error: multivector must not be empty")
