@@ -568,8 +568,31 @@ class Collection:
                     limit: int, offset: int, threshold: float | None,
                     with_payload: PayloadFn | None, with_vectors: bool | list[str],
                     shard_key: Any = None) -> list[dict[str, Any]]:
-        """The `text` query: BM25 over the text index of payload `field`."""
-        raise BadInput("The `text` query is not supported yet by this server")
+        """The `text` query: BM25 over the text index (with `scoring`) of payload `field`,
+        statistics over the whole collection, `k` / `b` from the query."""
+        tokenizer = None
+        for shard in self.shards.values():
+            with shard.lock:
+                found = shard.text_indexes(field)
+            if found:
+                tokenizer = found[0][1]
+                break
+        if tokenizer is None:
+            raise BadInput(f"A text query needs a text index with `scoring` on `{field}`")
+        text, k1, b = _text_params(query)
+        tokens = list(dict.fromkeys(tokenizer.tokenize_query(text)))
+        docs, total, df = 0, 0, np.zeros(len(tokens), dtype=np.int64)
+        for shard in self.shards.values():
+            n, length, counts = shard.text_stats(field, tokens)
+            docs, total, df = docs + n, total + length, df + counts
+        if not tokens or not docs:
+            return []
+        idf = np.log(1.0 + (docs - df + 0.5) / (df + 0.5))
+        avg = total / docs
+        return self._segment_hits_page(
+            lambda shard: shard.text_search(field, tokens, idf, avg, k1, b, flt,
+                                            limit + offset),
+            dist.DOT, limit, offset, threshold, with_payload, with_vectors, shard_key)
 
     def example_vectors(self, vector_name: str, ids: list[PointId]) -> dict[PointId, list]:
         """The stored `vector_name` vectors of `ids` (recommendation examples)."""
@@ -814,6 +837,20 @@ class Collection:
             local.append(entry)
         return {"peer_id": peer_id, "shard_count": len(self.shards), "local_shards": local,
                 "remote_shards": [], "shard_transfers": []}
+
+
+def _text_params(query: models.TextQuery) -> tuple[str, float, float]:
+    """Text, k1 and b of a `text` query, or Qdrant's validation error."""
+    if isinstance(query.text, str):
+        return query.text, 1.2, 0.75
+    bm25 = query.text.scoring.bm25 if query.text.scoring is not None else models.Bm25Params()
+    k1 = 1.2 if bm25.k is None else bm25.k
+    b = 0.75 if bm25.b is None else bm25.b
+    if k1 < 0:
+        raise BadInput(f"BM25 k value {k1} is invalid. Must be 0.0 or larger.")
+    if not 0 <= b <= 1:
+        raise BadInput(f"BM25 b value {b} is invalid. Must be from 0.0 to 1.0.")
+    return query.text.query, k1, b
 
 
 def _with_ids(op: Any, ids: list[PointId]) -> Any:

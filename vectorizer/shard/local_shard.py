@@ -31,6 +31,8 @@ from vectorizer.common.point_id import PointId, point_id_sort_key
 from vectorizer.filter.compiler import facet_counts, filter_mask
 from vectorizer.index import distance as dist
 from vectorizer.index.hnsw import HnswIndex
+from vectorizer.index.payload.text import ranking
+from vectorizer.index.payload.text.index import TextIndex
 from vectorizer.index.quantization import QuantSpec
 from vectorizer.segment.persistence import load_segment, map_on_disk_vectors, save_segment
 from vectorizer.segment.segment import CandidateRows, Segment, VectorSpec
@@ -830,6 +832,38 @@ class LocalShard:
                 scores = np.concatenate([scorer(storage, offs[i:i + 65_536])
                                          for i in range(0, len(offs), 65_536)])
                 best = dist.top_k(scores, limit, order)
+                found.append(SegmentHits(seg, scores[best], offs[best]))
+        return found
+
+    def text_indexes(self, field: str) -> list[tuple[Segment, TextIndex]]:
+        """The segments' scoring text indexes on payload `field` (call under `lock`)."""
+        out = []
+        for seg in self.segments:
+            index = seg.indexes.get(field)
+            if isinstance(index, TextIndex) and index.scoring:
+                out.append((seg, index))
+        return out
+
+    def text_stats(self, field: str, tokens: list[str]) -> tuple[int, int, np.ndarray]:
+        """(documents, total length, documents per token) of `field`'s text indexes."""
+        docs, total, df = 0, 0, np.zeros(len(tokens), dtype=np.int64)
+        with self.lock:
+            for _seg, index in self.text_indexes(field):
+                n, length, counts = ranking.corpus_stats(index, tokens)
+                docs, total, df = docs + n, total + length, df + counts
+        return docs, total, df
+
+    def text_search(self, field: str, tokens: list[str], idf: np.ndarray, avg_len: float,
+                    k1: float, b: float, flt: models.Filter | None, limit: int,
+                    ) -> list[SegmentHits]:
+        """Each segment's top-`limit` points matching `flt` by BM25 over `field`."""
+        found: list[SegmentHits] = []
+        with self.lock:
+            for seg, index in self.text_indexes(field):
+                offs, scores = ranking.scores(index, tokens, idf, avg_len, k1, b)
+                keep = filter_mask(seg, flt)[offs]
+                offs, scores = offs[keep], scores[keep]
+                best = dist.top_k(scores, limit, dist.DOT)
                 found.append(SegmentHits(seg, scores[best], offs[best]))
         return found
 
