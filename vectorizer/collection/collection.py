@@ -344,6 +344,10 @@ class Collection:
     def _operation_id(self) -> int:
         return sum(shard.applied_op for shard in self.shards.values())
 
+    def operation_id(self) -> int:
+        """The collection's current operation id (the sum of its shards' WAL positions)."""
+        return self._operation_id()
+
     def _split(self, op: ops.Operation, targets: list[int]) -> list[tuple[int, ops.Operation]]:
         """The sub-operation each target shard gets (points routed by id hash)."""
         if len(targets) == 1:
