@@ -31,10 +31,12 @@ from vectorizer.common.point_id import PointId, point_id_sort_key
 from vectorizer.filter.compiler import facet_counts, filter_mask
 from vectorizer.index import distance as dist
 from vectorizer.index.hnsw import HnswIndex
+from vectorizer.index.payload.text import ranking
+from vectorizer.index.payload.text.index import TextIndex
 from vectorizer.index.quantization import QuantSpec
 from vectorizer.segment.persistence import load_segment, map_on_disk_vectors, save_segment
 from vectorizer.segment.segment import CandidateRows, Segment, VectorSpec
-from vectorizer.segment.vector_storage import DenseVectorStorage
+from vectorizer.segment.vector_storage import DenseVectorStorage, SparseVectorStorage
 from vectorizer.shard.wal import WriteAheadLog, fsync_dir
 
 log = logging.getLogger(__name__)
@@ -842,6 +844,108 @@ class LocalShard:
                 offs, values = offs[keep], values[keep]
             best = dist.top_k(values, limit, dist.DOT)
             found.extend((float(values[i]), seg, int(offs[i])) for i in best)
+        return found
+
+    def _candidate_rows(self, seg: Segment, name: str, flt: models.Filter | None,
+                        ) -> CandidateRows | None:
+        """Live rows of `name` in `seg` matching `flt` (call under `lock`)."""
+        live = seg.live_rows(name)
+        if live is None or not live.count or flt is None:
+            return live
+        key = flt.model_dump_json(exclude_unset=True)
+        return self._filtered_rows(seg, name, flt, key, live)
+
+    def search_sparse(self, name: str, q_idx: np.ndarray, q_val: np.ndarray,
+                      flt: models.Filter | None, limit: int, full_scan_threshold: int,
+                      ) -> list[SegmentHits]:
+        """Each segment's top-`limit` points by sparse dot product with the query, among
+        those sharing a dimension with it.  As Qdrant's sparse search plans: filtered
+        candidates fewer than `full_scan_threshold` are scored from their own vectors,
+        otherwise the inverted index walks the query's posting lists."""
+        found: list[SegmentHits] = []
+        with self.lock:  # the index may be rebuilt by a search: one at a time per shard
+            for seg in self.segments:
+                storage = seg.vectors.get(name)
+                if not isinstance(storage, SparseVectorStorage):
+                    continue
+                rows = self._candidate_rows(seg, name, flt)
+                if rows is None or not rows.count:
+                    continue
+                if flt is not None and rows.count < full_scan_threshold:
+                    offs = rows.offsets
+                    scores, overlap = storage.score_offsets(q_idx, q_val, offs)
+                    offs, scores = offs[overlap], scores[overlap]
+                else:
+                    offs, scores = storage.search(q_idx, q_val, seg.num_offsets,
+                                                  None if flt is None else rows.mask)
+                best = dist.top_k(scores, limit, dist.DOT)
+                found.append(SegmentHits(seg, scores[best], offs[best]))
+        return found
+
+    def sparse_stats(self, name: str, dims: np.ndarray) -> tuple[int, np.ndarray]:
+        """(points holding sparse `name`, how many of them hold each of `dims`)."""
+        total, df = 0, np.zeros(len(dims), dtype=np.int64)
+        with self.lock:
+            for seg in self.segments:
+                storage = seg.vectors.get(name)
+                if isinstance(storage, SparseVectorStorage):
+                    live = seg.live_rows(name)
+                    total += 0 if live is None else live.count
+                    df += storage.doc_freq(dims)
+        return total, df
+
+    def score_candidates(self, name: str, scorer: Callable[[Any, np.ndarray], np.ndarray],
+                         flt: models.Filter | None, limit: int, higher_better: bool,
+                         ) -> list[SegmentHits]:
+        """Each segment's top-`limit` points by `scorer(storage, candidate offsets)` over
+        their sparse or multi `name` vectors (scored in blocks of candidates)."""
+        order = dist.DOT if higher_better else dist.EUCLID
+        found: list[SegmentHits] = []
+        with self.lock:
+            for seg in self.segments:
+                storage = seg.vectors.get(name)
+                if storage is None:
+                    continue
+                rows = self._candidate_rows(seg, name, flt)
+                if rows is None or not rows.count:
+                    continue
+                offs = rows.offsets
+                scores = np.concatenate([scorer(storage, offs[i:i + 65_536])
+                                         for i in range(0, len(offs), 65_536)])
+                best = dist.top_k(scores, limit, order)
+                found.append(SegmentHits(seg, scores[best], offs[best]))
+        return found
+
+    def text_indexes(self, field: str) -> list[tuple[Segment, TextIndex]]:
+        """The segments' scoring text indexes on payload `field` (call under `lock`)."""
+        out = []
+        for seg in self.segments:
+            index = seg.indexes.get(field)
+            if isinstance(index, TextIndex) and index.scoring:
+                out.append((seg, index))
+        return out
+
+    def text_stats(self, field: str, tokens: list[str]) -> tuple[int, int, np.ndarray]:
+        """(documents, total length, documents per token) of `field`'s text indexes."""
+        docs, total, df = 0, 0, np.zeros(len(tokens), dtype=np.int64)
+        with self.lock:
+            for _seg, index in self.text_indexes(field):
+                n, length, counts = ranking.corpus_stats(index, tokens)
+                docs, total, df = docs + n, total + length, df + counts
+        return docs, total, df
+
+    def text_search(self, field: str, tokens: list[str], idf: np.ndarray, avg_len: float,
+                    k1: float, b: float, flt: models.Filter | None, limit: int,
+                    ) -> list[SegmentHits]:
+        """Each segment's top-`limit` points matching `flt` by BM25 over `field`."""
+        found: list[SegmentHits] = []
+        with self.lock:
+            for seg, index in self.text_indexes(field):
+                offs, scores = ranking.scores(index, tokens, idf, avg_len, k1, b)
+                keep = filter_mask(seg, flt)[offs]
+                offs, scores = offs[keep], scores[keep]
+                best = dist.top_k(scores, limit, dist.DOT)
+                found.append(SegmentHits(seg, scores[best], offs[best]))
         return found
 
     def _full_scan_cheaper(self, name: str, candidates: int, dim: int) -> bool:
