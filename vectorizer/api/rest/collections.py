@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from vectorizer.api.rest.envelope import endpoint, json_body, parse_model, query_int, run
 from vectorizer.api.rest.points import collection_of
+from vectorizer.collection.collection import Collection
 from vectorizer.common.errors import FormatError
 
 
@@ -101,20 +102,24 @@ async def list_shard_keys(request: Request) -> Any:
     return {"shard_keys": [{"key": k} for k in col.list_shard_keys()]}
 
 
-@endpoint
-async def create_vector(request: Request) -> Any:
-    body = await json_body(request)
+def add_vector(col: Collection, name: str, body: Any) -> Any:
+    """`PUT /vectors/{name}`: a named dense (`dense` or bare params) or `sparse` vector."""
     if not isinstance(body, dict):
         raise FormatError("Format error in JSON body: expected a JSON object")
-    col = collection_of(request)
-    name = request.path_params["vector_name"]
     if "sparse" in body or "sparse_vector" in body:
         params = body.get("sparse") or body.get("sparse_vector") or {}
         parse_model(models.SparseVectorParams, params)
-        return await run(col.add_vector, name, params, True)
+        return col.add_vector(name, params, True)
     params = body.get("dense", body)
     parse_model(models.VectorParams, params)
-    return await run(col.add_vector, name, params, False)
+    return col.add_vector(name, params, False)
+
+
+@endpoint
+async def create_vector(request: Request) -> Any:
+    body = await json_body(request)
+    return await run(add_vector, collection_of(request), request.path_params["vector_name"],
+                     body)
 
 
 @endpoint
