@@ -44,12 +44,15 @@ def grpc_error(call: Any) -> tuple[grpc.StatusCode, str]:
 
 
 def points_key(points: Any) -> list[tuple[Any, ...]]:
-    """Comparable (id, score, payload, vector) of REST/gRPC point models, floats rounded."""
+    """Comparable (id, score, payload, vector) of REST/gRPC point models, floats rounded.
+
+    No payload and an empty one compare equal: a protobuf map can't tell them apart.
+    """
     out = []
     for p in points:
         score = getattr(p, "score", None)
         vector = getattr(p, "vector", None)
-        out.append((p.id, None if score is None else round(score, 5), p.payload,
+        out.append((p.id, None if score is None else round(score, 5), p.payload or None,
                     _round(vector)))
     return out
 

@@ -141,8 +141,13 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
     def CreateVectorName(self, request: pb.CreateVectorNameRequest,
                          deadline: Deadline) -> pb.PointsOperationResponse:
         if request.HasField("sparse_config"):
-            params = GrpcToRest.convert_sparse_vector_params(request.sparse_config)
-            body: Any = {"sparse": convert.dump(params)}
+            sparse = request.sparse_config
+            body: Any = {"sparse": convert.compact({
+                "modifier": convert.optional(
+                    sparse, "modifier", lambda m: convert.dump(GrpcToRest.convert_modifier(m))),
+                "datatype": convert.optional(
+                    sparse, "datatype", lambda d: convert.dump(GrpcToRest.convert_datatype(d))),
+            })}
         elif request.HasField("dense_config"):
             dense = request.dense_config
             body = convert.compact({
