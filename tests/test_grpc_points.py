@@ -408,3 +408,48 @@ def test_raw_search_errors(server: ServerProcess, stub: pb.PointsStub, data: str
     code, details = grpc_error(lambda: stub.Search(pb.SearchPoints(
         collection_name=data, vector=[1.0] * DIM, limit=0)))
     assert code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+# ---------------------------------------------------------------- deadlines
+
+
+def test_timeouts_stop_work(both: tuple[QdrantClient, QdrantClient], stub: pb.PointsStub,
+                            collection_name: str) -> None:
+    """A batch past its `timeout` answers DEADLINE_EXCEEDED at once, and its remaining
+    searches never run; a gRPC deadline does the same."""
+    import time
+
+    import numpy as np
+
+    rest, over_grpc = both
+    dim, n = 128, 20_000
+    over_grpc.create_collection(collection_name, vectors_config=models.VectorParams(
+        size=dim, distance=models.Distance.DOT))
+    rng = np.random.default_rng(1)
+    over_grpc.upload_collection(collection_name, rng.random((n, dim), dtype=np.float32),
+                                ids=range(n), batch_size=2000, wait=True)
+    one = pb.RecommendPoints(positive=[pb.PointId(num=1)], limit=5,
+                             params=pb.SearchParams(exact=True))
+    started = time.perf_counter()
+    stub.RecommendBatch(pb.RecommendBatchPoints(collection_name=collection_name,
+                                                recommend_points=[one] * 4))
+    per_request = (time.perf_counter() - started) / 4
+    many = max(int(3.0 / max(per_request, 1e-4)), 20)  # about 3 s of work
+    request = pb.RecommendBatchPoints(collection_name=collection_name,
+                                      recommend_points=[one] * many, timeout=1)
+    started = time.perf_counter()
+    code, details = grpc_error(lambda: stub.RecommendBatch(request))
+    elapsed = time.perf_counter() - started
+    assert code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert details == "Timeout: Operation 'RecommendBatch' timed out after 1 seconds"
+    assert elapsed < 2.0
+    code, _ = grpc_error(lambda: stub.RecommendBatch(
+        pb.RecommendBatchPoints(collection_name=collection_name, recommend_points=[one] * many),
+        timeout=0.5))
+    assert code == grpc.StatusCode.DEADLINE_EXCEEDED
+    # the server is free again right away: the abandoned batches stopped at their deadlines
+    started = time.perf_counter()
+    assert stub.Recommend(one.__class__(collection_name=collection_name,
+                                        positive=[pb.PointId(num=2)], limit=3)).result
+    assert time.perf_counter() - started < 1.5
+    assert rest.count(collection_name).count == n
