@@ -123,7 +123,7 @@ def vector_json(vec: pb.Vector) -> Any:
     """One vector value of a point as REST JSON (dense list fast; others via GrpcToRest)."""
     kind = vec.WhichOneof("vector")
     if kind == "dense":
-        return list(vec.dense.data)
+        return vec.dense.data[:]
     if kind is None and not vec.HasField("indices") and not vec.vectors_count:
         return list(vec.data)  # the deprecated flat form
     return dump(guarded(GrpcToRest.convert_vector, vec))
@@ -402,29 +402,47 @@ def discover_json(req: pb.DiscoverPoints) -> dict[str, Any]:
     })
 
 
+def query_json(query: pb.Query) -> Any:
+    """A `Query` as REST's `query` value (a dense vector or an id directly; others converted)."""
+    if query.WhichOneof("variant") == "nearest":
+        nearest = query.nearest
+        kind = nearest.WhichOneof("variant")
+        if kind == "dense":
+            return nearest.dense.data[:]
+        if kind == "id":
+            return point_id(nearest.id)
+    return dump(guarded(GrpcToRest.convert_query, query))
+
+
+def query_body(req: pb.QueryPoints | pb.QueryPointGroups) -> dict[str, Any]:
+    """The REST body of a query (or query-groups) request."""
+    return compact({
+        "prefetch": [dump(guarded(GrpcToRest.convert_prefetch_query, p))
+                     for p in req.prefetch] or None,
+        "query": query_json(req.query) if req.HasField("query") else None,
+        "using": optional(req, "using"), "filter": filter_json(req),
+        "params": params_json(req), "score_threshold": optional(req, "score_threshold"),
+        "limit": optional(req, "limit"),
+        "offset": optional(req, "offset") if "offset" in req.DESCRIPTOR.fields_by_name else None,
+        "with_vector": with_vectors_json(req), "with_payload": with_payload_json(req),
+        "lookup_from": optional(req, "lookup_from", lambda where: dump(
+            guarded(GrpcToRest.convert_lookup_location, where))),
+        "shard_key": shard_key_json(req),
+    })
+
+
 def query_request(req: pb.QueryPoints) -> models.QueryRequest:
-    return as_request(models.QueryRequest, guarded(GrpcToRest.convert_query_points, req))
+    """`QueryPoints` → REST `QueryRequest`, parsed from its JSON body as REST parses it."""
+    return parse_model(models.QueryRequest, query_body(req))
 
 
 def query_groups_request(req: pb.QueryPointGroups) -> models.QueryGroupsRequest:
     """`QueryPointGroups` → REST `QueryGroupsRequest` (qdrant-client has no converter)."""
-    G = GrpcToRest
-    return as_request(models.QueryGroupsRequest, guarded(lambda: models.QueryGroupsRequest(
-        shard_key=optional(req, "shard_key_selector", G.convert_shard_key_selector),
-        prefetch=[G.convert_prefetch_query(p) for p in req.prefetch] or None,
-        query=optional(req, "query", G.convert_query),
-        using=optional(req, "using"),
-        filter=optional(req, "filter", G.convert_filter),
-        params=optional(req, "params", G.convert_search_params),
-        score_threshold=optional(req, "score_threshold"),
-        with_payload=optional(req, "with_payload", G.convert_with_payload_interface),
-        with_vector=optional(req, "with_vectors", G.convert_with_vectors_selector),
-        lookup_from=optional(req, "lookup_from", G.convert_lookup_location),
-        group_by=req.group_by,
-        group_size=optional(req, "group_size"),
-        limit=optional(req, "limit"),
-        with_lookup=optional(req, "with_lookup", G.convert_with_lookup),
-    )))
+    body = {**query_body(req), "group_by": req.group_by,
+            "group_size": optional(req, "group_size"),
+            "with_lookup": optional(req, "with_lookup", lambda w: dump(
+                guarded(GrpcToRest.convert_with_lookup, w)))}
+    return parse_model(models.QueryGroupsRequest, compact(body))
 
 
 def selector_of(msg: Message, field: str) -> dict[str, Any]:
