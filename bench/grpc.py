@@ -184,10 +184,12 @@ def main() -> None:
                     "hnsw_config": {"m": M, "ef_construct": EF_CONSTRUCT}}).raise_for_status()
             print("[bench] upserting ...", file=sys.stderr, flush=True)
             # two interleaved rounds: each transport's first and second half of the batches
-            rounds = {"rest": [], "grpc": []}
+            rounds: dict[str, list[float]] = {"rest": [], "grpc": []}
             for part in (slice(0, half), slice(half, None)):
+                rest.close()  # a fresh keep-alive connection per phase (uvicorn drops idle ones)
+                rest = KeepAliveClient(server.url)
                 rounds["rest"].append(_rate(
-                    lambda b: _put(rest, "/collections/bench_rest/points?wait=true", b),
+                    lambda b, rest=rest: _put(rest, "/collections/bench_rest/points?wait=true", b),
                     rest_bodies[part], BATCH))
                 rounds["grpc"].append(_rate(upsert, grpc_bodies[part], BATCH))
             figures["rest_upsert"] = max(rounds["rest"])
@@ -200,6 +202,8 @@ def main() -> None:
             figures["build_s"] = wait_green(server.url, "bench_rest")
             rq, rs = rest_queries(queries, "query"), rest_queries(queries, "vector")
             gq, gs = grpc_queries("bench_rest", queries), grpc_searches("bench_rest", queries)
+            rest.close()
+            rest = KeepAliveClient(server.url)
             # same answers over both transports
             for i in range(20):
                 ids_rest = _ids_rest(rest.post("/collections/bench_rest/points/query", rq[i]))
@@ -208,11 +212,13 @@ def main() -> None:
             print("[bench] searching ...", file=sys.stderr, flush=True)
             rounds = {"rest_query": [], "grpc_query": [], "rest_search": [], "grpc_search": []}
             for _ in range(2):
+                rest.close()
+                rest = KeepAliveClient(server.url)
                 rounds["rest_query"].append(_rate(
-                    lambda b: rest.post("/collections/bench_rest/points/query", b), rq))
+                    lambda b, rest=rest: rest.post("/collections/bench_rest/points/query", b), rq))
                 rounds["grpc_query"].append(_rate(query, gq))
                 rounds["rest_search"].append(_rate(
-                    lambda b: rest.post("/collections/bench_rest/points/search", b), rs))
+                    lambda b, rest=rest: rest.post("/collections/bench_rest/points/search", b), rs))
                 rounds["grpc_search"].append(_rate(search, gs))
             figures.update({k: max(v) for k, v in rounds.items()})
         finally:
