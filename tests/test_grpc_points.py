@@ -430,11 +430,13 @@ def test_timeouts_stop_work(both: tuple[QdrantClient, QdrantClient], stub: pb.Po
                                 ids=range(n), batch_size=2000, wait=True)
     one = pb.RecommendPoints(positive=[pb.PointId(num=1)], limit=5,
                              params=pb.SearchParams(exact=True))
+    calibrate = pb.RecommendBatchPoints(collection_name=collection_name,
+                                        recommend_points=[one] * 20)
+    stub.RecommendBatch(calibrate)  # warm up
     started = time.perf_counter()
-    stub.RecommendBatch(pb.RecommendBatchPoints(collection_name=collection_name,
-                                                recommend_points=[one] * 4))
-    per_request = (time.perf_counter() - started) / 4
-    many = max(int(3.0 / max(per_request, 1e-4)), 20)  # about 3 s of work
+    stub.RecommendBatch(calibrate)
+    per_request = (time.perf_counter() - started) / 20
+    many = max(int(8.0 / max(per_request, 1e-5)), 100)  # about 8 s of work
     request = pb.RecommendBatchPoints(collection_name=collection_name,
                                       recommend_points=[one] * many, timeout=1)
     started = time.perf_counter()

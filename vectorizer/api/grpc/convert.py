@@ -22,7 +22,10 @@ from qdrant_client.conversions.conversion import GrpcToRest, RestToGrpc, json_to
 from qdrant_client.http import models
 
 from vectorizer.api.rest.envelope import dumps, parse_model
+from vectorizer.collection.config import DEFAULT_VECTOR
+from vectorizer.collection.operations import DenseColumn, PointsBatch
 from vectorizer.common.errors import FormatError
+from vectorizer.common.point_id import normalize_point_id
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
@@ -150,6 +153,58 @@ def point_json(point: pb.PointStruct) -> dict[str, Any]:
     if point.payload:
         out["payload"] = payload_json(point.payload)
     return out
+
+
+def dense_points_batch(points: Any, specs: dict[str, Any]) -> PointsBatch | None:
+    """Fast path of upsert parsing: points whose vectors are all dense and well-formed.
+
+    The vectors' packed float32 bytes go straight into one matrix per vector name, with
+    no per-point Python lists. Anything else — sparse or multi vectors, unknown names,
+    wrong dimensions, non-finite values, bad ids — returns None, and the caller parses
+    the REST body instead, so errors are REST's, word for word.
+    """
+    if not points:
+        return None
+    ids: list[Any] = []
+    rows: dict[str, list[int]] = {}
+    chunks: dict[str, list[bytes]] = {}
+    payloads: list[dict[str, Any] | None] = []
+    for row, point in enumerate(points):
+        kind = point.id.WhichOneof("point_id_options")
+        if kind == "num":
+            ids.append(point.id.num)
+        elif kind == "uuid":
+            try:
+                ids.append(normalize_point_id(point.id.uuid))
+            except ValueError:
+                return None
+        else:
+            return None
+        vectors = point.vectors
+        which = vectors.WhichOneof("vectors_options")
+        if which == "vector":
+            items: Any = ((DEFAULT_VECTOR, vectors.vector),)
+        elif which == "vectors":
+            items = vectors.vectors.vectors.items()
+        else:
+            return None
+        for name, vec in items:
+            spec = specs.get(name)
+            if spec is None or spec.kind != "dense" or vec.WhichOneof("vector") != "dense" \
+                    or len(vec.dense.data) != spec.dim:
+                return None
+            raw = vec.dense.SerializeToString()  # tag, length, then the packed floats
+            chunks.setdefault(name, []).append(raw[len(raw) - 4 * spec.dim:])
+            rows.setdefault(name, []).append(row)
+        payloads.append(payload_json(point.payload) if point.payload else None)
+    columns = {}
+    for name, parts in chunks.items():
+        matrix = np.frombuffer(b"".join(parts), dtype="<f4").reshape(-1, specs[name].dim)
+        if not np.isfinite(matrix).all():
+            return None
+        columns[name] = DenseColumn(rows=np.asarray(rows[name], dtype=np.int64),
+                                    data=matrix.astype(np.float32))
+    return PointsBatch(ids=ids, dense=columns, payloads=payloads)
 
 
 def point_vectors_json(point: pb.PointVectors) -> dict[str, Any]:

@@ -51,11 +51,16 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
     @rpc
     def Upsert(self, request: pb.UpsertPoints, deadline: Deadline) -> pb.PointsOperationResponse:
         body = convert.compact({
-            "points": [convert.point_json(p) for p in request.points],
             "update_filter": convert.filter_json(request, "update_filter"),
             "update_mode": convert.update_mode_json(request),
         })
-        op = rest_points.upsert_op(body, self._col(request))
+        col = self._col(request)
+        batch = convert.dense_points_batch(request.points, col.vector_specs())
+        if batch is not None:
+            op = rest_points.upsert_of(batch, body)
+        else:  # the general parser (sparse/multi vectors, and REST's exact errors)
+            body["points"] = [convert.point_json(p) for p in request.points]
+            op = rest_points.upsert_op(body, col)
         return self._update(request, deadline, op, convert.shard_key_json(request))
 
     @rpc

@@ -63,6 +63,11 @@ def upsert_op(body: dict[str, Any], col: Collection) -> ops.Upsert:
         batch = points_from_batch(body["batch"], specs)
     else:
         raise FormatError("Format error in JSON body: expected `points` or `batch`")
+    return upsert_of(batch, body)
+
+
+def upsert_of(batch: ops.PointsBatch, body: dict[str, Any]) -> ops.Upsert:
+    """The upsert of parsed points, with the body's `update_mode` and `update_filter`."""
     mode = body.get("update_mode") or "upsert"
     if mode not in {"upsert", "insert_only", "update_only"}:
         raise FormatError(f"Format error in JSON body: unknown update_mode `{mode}`")
