@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from vectorizer.api.rest.envelope import endpoint, json_body, parse_model, query_int, run
 from vectorizer.api.rest.points import collection_of
+from vectorizer.collection.collection import Collection
 from vectorizer.common.errors import FormatError
 
 
@@ -126,11 +127,16 @@ def _vector_name_config(body: Any) -> tuple[dict[str, Any], bool]:
     return params, False
 
 
+def add_vector(col: Collection, name: str, body: Any) -> None:
+    """`PUT /vectors/{name}`: add the dense or sparse vector a `VectorNameConfig` describes."""
+    params, sparse = _vector_name_config(body)
+    col.add_vector(name, params, sparse)
+
+
 @endpoint
 async def create_vector(request: Request) -> Any:
     col = collection_of(request)
-    params, sparse = _vector_name_config(await json_body(request))
-    await run(col.add_vector, request.path_params["vector_name"], params, sparse)
+    await run(add_vector, col, request.path_params["vector_name"], await json_body(request))
     return {"operation_id": col.operation_id(), "status": "completed"}
 
 

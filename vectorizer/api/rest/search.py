@@ -338,21 +338,31 @@ def _matrix(col: Collection, raw: dict[str, Any]) -> tuple[list, list]:
                                3 if model.limit is None else model.limit, raw.get("shard_key"))
 
 
+def matrix_pairs_result(col: Collection, raw: dict[str, Any]) -> dict[str, Any]:
+    """`/points/search/matrix/pairs` for a parsed JSON body."""
+    ids, rows = _matrix(col, raw)
+    return {"pairs": [{"a": ids[i], "b": ids[j], "score": score}
+                      for i, row in enumerate(rows) for j, score in row]}
+
+
+def matrix_offsets_result(col: Collection, raw: dict[str, Any]) -> dict[str, Any]:
+    """`/points/search/matrix/offsets` for a parsed JSON body."""
+    ids, rows = _matrix(col, raw)
+    flat = [(i, j, score) for i, row in enumerate(rows) for j, score in row]
+    return {"offsets_row": [i for i, _j, _s in flat], "offsets_col": [j for _i, j, _s in flat],
+            "scores": [sc for _i, _j, sc in flat], "ids": ids}
+
+
 @endpoint
 async def matrix_pairs(request: Request) -> Any:
     raw = await json_body(request, required=False) or {}
-    ids, rows = await run(_matrix, collection_of(request), raw)
-    return {"pairs": [{"a": ids[i], "b": ids[j], "score": score}
-                      for i, row in enumerate(rows) for j, score in row]}
+    return await run(matrix_pairs_result, collection_of(request), raw)
 
 
 @endpoint
 async def matrix_offsets(request: Request) -> Any:
     raw = await json_body(request, required=False) or {}
-    ids, rows = await run(_matrix, collection_of(request), raw)
-    flat = [(i, j, score) for i, row in enumerate(rows) for j, score in row]
-    return {"offsets_row": [i for i, _j, _s in flat], "offsets_col": [j for _i, j, _s in flat],
-            "scores": [sc for _i, _j, sc in flat], "ids": ids}
+    return await run(matrix_offsets_result, collection_of(request), raw)
 
 
 P = "/collections/{collection_name}/points"
