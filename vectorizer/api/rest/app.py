@@ -30,9 +30,10 @@ from vectorizer.storage.toc import TableOfContents
 
 
 def api_routes() -> list[Route]:
-    """All API routes, in match order (static segments before `{point_id}`)."""
-    return [*service.ROUTES, *observability.ROUTES, *collections.ROUTES, *search.ROUTES,
-            *query.ROUTES, *reads.ROUTES, *points.ROUTES, *snapshots.ROUTES]
+    """All API routes, in match order: the searches first (routes are tried one by one on
+    every request), static segments before `{point_id}`."""
+    return [*query.ROUTES, *search.ROUTES, *service.ROUTES, *observability.ROUTES,
+            *collections.ROUTES, *reads.ROUTES, *points.ROUTES, *snapshots.ROUTES]
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
