@@ -32,6 +32,7 @@ from vectorizer.storage.snapshots.archive import (
     fsync_tree,
     remove_tree,
     safe_extract,
+    write_archive,
 )
 from vectorizer.storage.snapshots.manifest import (
     CollectionEntry,
@@ -83,12 +84,13 @@ def create_snapshot(toc: Any, store: SnapshotStore, name: str) -> dict[str, Any]
     directory.mkdir(parents=True, exist_ok=True)
     snap_name = store.unique_name(directory, f"{col.name}-{toc.peer_id}-{timestamp()}")
     with pinned_collection(col) as (meta, shards), store.writing(directory, snap_name) as tmp:
-        with open(tmp, "wb", buffering=0) as fh:
-            writer = ArchiveWriter(fh)
+        def fill(writer: ArchiveWriter) -> None:
             entry = write_collection(writer, COLLECTION_DIR, col.name, meta, shards)
             manifest = Manifest("collection", toc.peer_id, [entry], list(writer.entries))
             writer.add_bytes(MANIFEST_NAME, manifest.to_bytes(), record=False)
-            checksum = writer.close()
+
+        with open(tmp, "wb", buffering=0) as fh:
+            checksum = write_archive(fh, fill)
         return store.publish(tmp, directory, snap_name, checksum)
 
 
