@@ -311,13 +311,14 @@ def test_checksums(server: ServerProcess, client: QdrantClient, collection_name:
     resp = httpx.put(url, json={"location": location, "checksum": wrong})
     assert resp.status_code == 400
     assert resp.json()["status"]["error"] == \
-        f"Checksum mismatch: expected {snap.checksum}, actual {wrong}"
+        f"Wrong input: Snapshot checksum mismatch: expected {wrong}, got {snap.checksum}"
     archive = download(server.url, f"/collections/{collection_name}/snapshots/{snap.name}",
                        tmp_path / "c.snapshot")
     resp = upload(server.url, f"/collections/{collection_name}/snapshots/upload", archive,
                   checksum=wrong)
     assert resp.status_code == 400
-    assert "Checksum mismatch" in resp.json()["status"]["error"]
+    assert resp.json()["status"]["error"] == \
+        f"Checksum mismatch: expected {snap.checksum}, actual {wrong}"
     resp = upload(server.url, f"/collections/{collection_name}/snapshots/upload", archive,
                   checksum="zz")
     assert resp.status_code == 422
