@@ -24,7 +24,7 @@ import orjson
 
 from vectorizer.collection import config as cfg
 from vectorizer.collection.collection import Collection
-from vectorizer.common.errors import BadRequest
+from vectorizer.common.errors import BadInput, BadRequest
 from vectorizer.shard import snapshot as shard_snapshot
 from vectorizer.storage.snapshots.archive import (
     MANIFEST_NAME,
@@ -109,10 +109,10 @@ def vectors_signature(config: dict[str, Any]) -> dict[str, Any]:
 
 def check_compatible(existing: dict[str, Any], snapshot: dict[str, Any], what: str) -> None:
     mine, theirs = vectors_signature(existing), vectors_signature(snapshot)
-    if mine != theirs:
-        raise BadRequest(
-            f"Snapshot is not compatible with the existing {what}: its vectors are "
-            f"{orjson.dumps(theirs).decode()}, the {what}'s are {orjson.dumps(mine).decode()}")
+    if mine != theirs:  # Qdrant's message (a 400 "Wrong input")
+        raise BadInput(
+            f"Snapshot is not compatible with existing {what}: Collection vectors: "
+            f"{orjson.dumps(mine).decode()} Snapshot vectors: {orjson.dumps(theirs).decode()}")
 
 
 def unpack(archive: Path, staging: Path, kind: str) -> tuple[Manifest, Path]:
