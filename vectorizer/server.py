@@ -1,4 +1,5 @@
-"""Process entry: open storage, start the flush loop, serve REST until a signal stops us."""
+"""Process entry: open storage, start the flush loop, serve REST and gRPC until a signal stops
+us."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 import uvicorn
 
 from vectorizer import QDRANT_COMPAT_VERSION, __version__
+from vectorizer.api.grpc.server import GrpcServer
 from vectorizer.api.rest.app import build_app
 from vectorizer.storage.toc import TableOfContents
 
@@ -142,8 +144,16 @@ def run(settings: Any, uri: str | None = None, bootstrap: str | None = None) -> 
     optimizer = OptimizerLoop(toc)
     optimizer.start()
     app = build_app(toc, settings)
+    grpc_server = None
     if grpc_port:
-        log.info("gRPC port %s is reserved; the gRPC API is not served yet", grpc_port)
+        grpc_server = GrpcServer(toc, settings, host, int(grpc_port))
+        try:
+            grpc_server.start()
+        except BaseException:
+            optimizer.stop()
+            flusher.stop()
+            toc.close()
+            raise
     log.info("REST API listening on http://%s:%d", host, http_port)
     config = uvicorn.Config(app, host=host, port=http_port, log_level="warning",
                             access_log=False, lifespan="off", loop="auto", http="auto",
@@ -152,6 +162,8 @@ def run(settings: Any, uri: str | None = None, bootstrap: str | None = None) -> 
     try:
         server.run()
     finally:
+        if grpc_server is not None:
+            grpc_server.stop()
         optimizer.stop()
         flusher.stop()
         toc.close()

@@ -1,1 +1,1 @@
-"""api/grpc package."""
+"""Qdrant's public gRPC API: grpc.aio servicers converting protobuf ⟷ REST models at the edge."""

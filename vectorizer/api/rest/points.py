@@ -63,6 +63,11 @@ def upsert_op(body: dict[str, Any], col: Collection) -> ops.Upsert:
         batch = points_from_batch(body["batch"], specs)
     else:
         raise FormatError("Format error in JSON body: expected `points` or `batch`")
+    return upsert_of(batch, body)
+
+
+def upsert_of(batch: ops.PointsBatch, body: dict[str, Any]) -> ops.Upsert:
+    """The upsert of parsed points, with the body's `update_mode` and `update_filter`."""
     mode = body.get("update_mode") or "upsert"
     if mode not in {"upsert", "insert_only", "update_only"}:
         raise FormatError(f"Format error in JSON body: unknown update_mode `{mode}`")
@@ -94,11 +99,16 @@ def delete_vectors_op(body: dict[str, Any]) -> ops.DeleteVectors:
     return ops.DeleteVectors(selection(body), model.vector)
 
 
+def apply(col: Collection, op: ops.Operation, shard_key: Any, wait: bool) -> dict[str, Any]:
+    """Run one update; its `UpdateResult` (completed once durable when `wait`)."""
+    op_id = col.update(op, shard_key, wait)
+    return {"operation_id": op_id, "status": "completed" if wait else "acknowledged"}
+
+
 async def _apply(request: Request, op: ops.Operation, shard_key: Any) -> dict[str, Any]:
     col = collection_of(request)
     wait = query_bool(request, "wait", False)
-    op_id = await run(col.update, op, shard_key, wait)
-    return {"operation_id": op_id, "status": "completed" if wait else "acknowledged"}
+    return await run(apply, col, op, shard_key, wait)
 
 
 @endpoint
@@ -163,10 +173,8 @@ _BATCH_PARSERS = {
 }
 
 
-@endpoint
-async def batch_update(request: Request) -> Any:
-    body = _object(await json_body(request))
-    col = collection_of(request)
+def batch_ops(body: dict[str, Any], col: Collection) -> list[tuple[ops.Operation, Any]]:
+    """The (operation, shard key) pairs of a `points/batch` body, all parsed before any runs."""
     operations = body.get("operations")
     if not isinstance(operations, list):
         raise FormatError("Format error in JSON body: missing field `operations`")
@@ -180,24 +188,29 @@ async def batch_update(request: Request) -> Any:
             raise FormatError(f"Format error in JSON body: operations[{i}]: unknown variant "
                               f"`{kind}`")
         parsed.append((parser(inner, col), inner.get("shard_key")))
+    return parsed
+
+
+@endpoint
+async def batch_update(request: Request) -> Any:
+    body = _object(await json_body(request))
+    col = collection_of(request)
+    parsed = batch_ops(body, col)
     wait = query_bool(request, "wait", False)
-    results = []
-    for op, shard_key in parsed:
-        op_id = await run(col.update, op, shard_key, wait)
-        results.append({"operation_id": op_id,
-                        "status": "completed" if wait else "acknowledged"})
-    return results
+    return [await run(apply, col, op, shard_key, wait) for op, shard_key in parsed]
+
+
+def create_index_op(body: dict[str, Any]) -> ops.CreateFieldIndex:
+    model = parse_model(models.CreateFieldIndex, body)
+    if model.field_schema is None:
+        raise FormatError("Format error in JSON body: missing field `field_schema`")
+    return ops.CreateFieldIndex(model.field_name, ops.parse_field_schema(body["field_schema"]))
 
 
 @endpoint
 async def create_index(request: Request) -> Any:
     body = _object(await json_body(request))
-    model = parse_model(models.CreateFieldIndex, body)
-    schema = model.field_schema
-    if schema is None:
-        raise FormatError("Format error in JSON body: missing field `field_schema`")
-    schema = ops.parse_field_schema(body["field_schema"])
-    return await _apply(request, ops.CreateFieldIndex(model.field_name, schema), None)
+    return await _apply(request, create_index_op(body), None)
 
 
 @endpoint

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from vectorizer.api.rest.envelope import endpoint, json_body, parse_model, run
 from vectorizer.api.rest.points import collection_of
+from vectorizer.collection.collection import Collection
 from vectorizer.collection.payload_selector import payload_selector, vector_selector
 from vectorizer.common.errors import FormatError, ValidationError, point_not_found
 from vectorizer.common.point_id import normalize_point_id
@@ -32,14 +33,57 @@ def body_selectors(body: dict[str, Any], payload_default: bool) -> tuple[Any, An
         raise FormatError(f"Format error in JSON body: {exc}") from None
 
 
-@endpoint
-async def retrieve_points(request: Request) -> Any:
-    body = await json_body(request)
+def retrieve(col: Collection, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """`POST /points` (retrieve by ids) for a parsed JSON body."""
     model = parse_model(models.PointRequest, body)
     ids = [_point_id(i) for i in model.ids]
     with_payload, with_vectors = body_selectors(body, True)
-    col = collection_of(request)
-    return await run(col.retrieve, ids, with_payload, with_vectors, body.get("shard_key"))
+    return col.retrieve(ids, with_payload, with_vectors, body.get("shard_key"))
+
+
+def _limit(value: int | None) -> int:
+    limit = 10 if value is None else value
+    if limit < 1:
+        raise ValidationError(
+            f"Validation error in JSON body: [limit: value {limit} invalid, must be 1 or larger]"
+        )
+    return limit
+
+
+def scroll(col: Collection, body: dict[str, Any]) -> dict[str, Any]:
+    """`POST /points/scroll` for a parsed JSON body."""
+    model = parse_model(models.ScrollRequest, body)
+    limit = _limit(model.limit)
+    with_payload, with_vectors = body_selectors(body, True)
+    if model.order_by is not None:
+        order_by = model.order_by
+        if isinstance(order_by, str):
+            order_by = models.OrderBy(key=order_by)
+        points = col.scroll_ordered(model.filter, order_by, limit, with_payload, with_vectors,
+                                    model.shard_key)
+        return {"points": points, "next_page_offset": None}
+    offset = None if model.offset is None else _point_id(model.offset)
+    points, next_offset = col.scroll(model.filter, offset, limit, with_payload, with_vectors,
+                                     model.shard_key)
+    return {"points": points, "next_page_offset": next_offset}
+
+
+def count(col: Collection, body: dict[str, Any]) -> dict[str, Any]:
+    """`POST /points/count` for a parsed JSON body."""
+    model = parse_model(models.CountRequest, body)
+    return {"count": col.count(model.filter, model.shard_key)}
+
+
+def facet(col: Collection, body: dict[str, Any]) -> dict[str, Any]:
+    """`POST /facet` for a parsed JSON body."""
+    model = parse_model(models.FacetRequest, body)
+    limit = _limit(model.limit)
+    return {"hits": col.facet(model.key, model.filter, limit, model.shard_key)}
+
+
+@endpoint
+async def retrieve_points(request: Request) -> Any:
+    return await run(retrieve, collection_of(request), await json_body(request))
 
 
 @endpoint
@@ -59,53 +103,24 @@ async def get_point(request: Request) -> Any:
 @endpoint
 async def scroll_points(request: Request) -> Any:
     body = await json_body(request, required=False) or {}
-    model = parse_model(models.ScrollRequest, body)
-    limit = 10 if model.limit is None else model.limit
-    if limit < 1:
-        raise ValidationError(
-            f"Validation error in JSON body: [limit: value {limit} invalid, must be 1 or larger]"
-        )
-    with_payload, with_vectors = body_selectors(body, True)
-    col = collection_of(request)
-    if model.order_by is not None:
-        order_by = model.order_by
-        if isinstance(order_by, str):
-            order_by = models.OrderBy(key=order_by)
-        points = await run(col.scroll_ordered, model.filter, order_by, limit, with_payload,
-                           with_vectors, model.shard_key)
-        return {"points": points, "next_page_offset": None}
-    offset = None if model.offset is None else _point_id(model.offset)
-    points, next_offset = await run(col.scroll, model.filter, offset, limit, with_payload,
-                                    with_vectors, model.shard_key)
-    return {"points": points, "next_page_offset": next_offset}
+    return await run(scroll, collection_of(request), body)
 
 
 @endpoint
 async def count_points(request: Request) -> Any:
     body = await json_body(request, required=False) or {}
-    model = parse_model(models.CountRequest, body)
-    col = collection_of(request)
-    return {"count": await run(col.count, model.filter, model.shard_key)}
+    return await run(count, collection_of(request), body)
 
 
 @endpoint
-async def facet(request: Request) -> Any:
-    body = await json_body(request)
-    model = parse_model(models.FacetRequest, body)
-    limit = 10 if model.limit is None else model.limit
-    if limit < 1:
-        raise ValidationError(
-            f"Validation error in JSON body: [limit: value {limit} invalid, must be 1 or larger]"
-        )
-    col = collection_of(request)
-    hits = await run(col.facet, model.key, model.filter, limit, model.shard_key)
-    return {"hits": hits}
+async def facet_counts(request: Request) -> Any:
+    return await run(facet, collection_of(request), await json_body(request))
 
 
 ROUTES = [
     Route("/collections/{collection_name}/points", retrieve_points, methods=["POST"]),
     Route("/collections/{collection_name}/points/scroll", scroll_points, methods=["POST"]),
     Route("/collections/{collection_name}/points/count", count_points, methods=["POST"]),
-    Route("/collections/{collection_name}/facet", facet, methods=["POST"]),
+    Route("/collections/{collection_name}/facet", facet_counts, methods=["POST"]),
     Route("/collections/{collection_name}/points/{point_id}", get_point, methods=["GET"]),
 ]
