@@ -92,6 +92,13 @@ def searches(client: QdrantClient, name: str, using: str | None = "dense") -> li
                               query_filter=models.Filter(must=[models.FieldCondition(
                                   key="tag", match=models.MatchValue(value="t1"))]), limit=5)
     out.append([p.id for p in res.points])
+    if using == "dense":  # the rich collection: sparse and multi-vector searches too
+        res = client.query_points(name, query=models.SparseVector(
+            indices=[3, 61, 40], values=[0.5, 1.0, 0.25]), using="sp", limit=10)
+        out.append([(p.id, round(p.score, 5)) for p in res.points])
+        res = client.query_points(name, query=[[0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]],
+                                  using="multi", limit=10)
+        out.append([(p.id, round(p.score, 5)) for p in res.points])
     return out
 
 
