@@ -92,6 +92,13 @@ def searches(client: QdrantClient, name: str, using: str | None = "dense") -> li
                               query_filter=models.Filter(must=[models.FieldCondition(
                                   key="tag", match=models.MatchValue(value="t1"))]), limit=5)
     out.append([p.id for p in res.points])
+    if using == "dense":  # the rich collection: sparse and multi-vector searches too
+        res = client.query_points(name, query=models.SparseVector(
+            indices=[3, 61, 40], values=[0.5, 1.0, 0.25]), using="sp", limit=10)
+        out.append([(p.id, round(p.score, 5)) for p in res.points])
+        res = client.query_points(name, query=[[0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]],
+                                  using="multi", limit=10)
+        out.append([(p.id, round(p.score, 5)) for p in res.points])
     return out
 
 
@@ -311,13 +318,14 @@ def test_checksums(server: ServerProcess, client: QdrantClient, collection_name:
     resp = httpx.put(url, json={"location": location, "checksum": wrong})
     assert resp.status_code == 400
     assert resp.json()["status"]["error"] == \
-        f"Checksum mismatch: expected {snap.checksum}, actual {wrong}"
+        f"Wrong input: Snapshot checksum mismatch: expected {wrong}, got {snap.checksum}"
     archive = download(server.url, f"/collections/{collection_name}/snapshots/{snap.name}",
                        tmp_path / "c.snapshot")
     resp = upload(server.url, f"/collections/{collection_name}/snapshots/upload", archive,
                   checksum=wrong)
     assert resp.status_code == 400
-    assert "Checksum mismatch" in resp.json()["status"]["error"]
+    assert resp.json()["status"]["error"] == \
+        f"Checksum mismatch: expected {snap.checksum}, actual {wrong}"
     resp = upload(server.url, f"/collections/{collection_name}/snapshots/upload", archive,
                   checksum="zz")
     assert resp.status_code == 422

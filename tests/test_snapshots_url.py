@@ -84,7 +84,7 @@ def test_http_errors_are_clear(server: ServerProcess, client: QdrantClient,
     assert "HTTP status 404" in resp.json()["status"]["error"]
     resp = httpx.put(url, json={"location": f"{base}/{name}", "checksum": "1" * 64})
     assert resp.status_code == 400
-    assert "Checksum mismatch" in resp.json()["status"]["error"]
+    assert "checksum mismatch" in resp.json()["status"]["error"]
     resp = httpx.put(url, json={"location": "http://127.0.0.1:1/x.snapshot"})
     assert resp.status_code == 400
     assert "Failed to download snapshot" in resp.json()["status"]["error"]

@@ -144,7 +144,17 @@ class TableOfContents:
                 final = old.path
                 exchange_dirs(new_dir, final)
             fsync_dir(self.collections_path)
-            self.collections[name] = Collection.open(name, final)
+            try:
+                self.collections[name] = Collection.open(name, final)
+            except Exception:
+                if old is None:  # put things back as they were
+                    final.rename(new_dir)
+                    self.collections.pop(name, None)
+                else:
+                    exchange_dirs(new_dir, final)
+                    self.collections[name] = Collection.open(name, final)
+                fsync_dir(self.collections_path)
+                raise
 
     def delete_collection(self, name: str) -> bool:
         with self.lock:

@@ -22,6 +22,7 @@ import tarfile
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -58,6 +59,12 @@ class _ThreadedSha256:
         self._thread.join()
         return self._hash.hexdigest()
 
+    def abort(self) -> None:
+        """Stop the hashing thread without waiting for a result."""
+        with self._queue.mutex:
+            self._queue.queue.clear()
+        self._queue.put(None)
+
 
 class HashingWriter:
     """A write-only file object that hashes what goes through it and counts the bytes."""
@@ -84,6 +91,9 @@ class HashingWriter:
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
+
+    def abort(self) -> None:
+        self._hash.abort()
 
 
 @dataclass
@@ -162,6 +172,29 @@ class ArchiveWriter:
         self.out.write(bytes(2 * tarfile.BLOCKSIZE + (-end) % tarfile.RECORDSIZE))
         self.out.flush()
         return self.out.hexdigest()
+
+    def abort(self) -> None:
+        """Give up on a failed archive (stops the hashing thread)."""
+        self.out.abort()
+
+
+class SourceVanished(BadRequest):
+    """A file being archived was removed: its collection was deleted or replaced (400)."""
+
+
+def write_archive(target: IO[bytes], fill: Callable[[ArchiveWriter], None]) -> str:
+    """Write a whole archive to `target` with `fill`; return its sha256."""
+    writer = ArchiveWriter(target)
+    try:
+        fill(writer)
+    except FileNotFoundError as exc:
+        writer.abort()
+        raise SourceVanished(f"the collection was deleted or replaced while its snapshot was "
+                             f"being written ({exc.filename})") from None
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
 
 
 # ------------------------------------------------------------------------------ extraction

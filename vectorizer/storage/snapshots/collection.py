@@ -24,7 +24,7 @@ import orjson
 
 from vectorizer.collection import config as cfg
 from vectorizer.collection.collection import Collection
-from vectorizer.common.errors import BadRequest
+from vectorizer.common.errors import BadInput, BadRequest
 from vectorizer.shard import snapshot as shard_snapshot
 from vectorizer.storage.snapshots.archive import (
     MANIFEST_NAME,
@@ -32,6 +32,7 @@ from vectorizer.storage.snapshots.archive import (
     fsync_tree,
     remove_tree,
     safe_extract,
+    write_archive,
 )
 from vectorizer.storage.snapshots.manifest import (
     CollectionEntry,
@@ -83,12 +84,13 @@ def create_snapshot(toc: Any, store: SnapshotStore, name: str) -> dict[str, Any]
     directory.mkdir(parents=True, exist_ok=True)
     snap_name = store.unique_name(directory, f"{col.name}-{toc.peer_id}-{timestamp()}")
     with pinned_collection(col) as (meta, shards), store.writing(directory, snap_name) as tmp:
-        with open(tmp, "wb", buffering=0) as fh:
-            writer = ArchiveWriter(fh)
+        def fill(writer: ArchiveWriter) -> None:
             entry = write_collection(writer, COLLECTION_DIR, col.name, meta, shards)
             manifest = Manifest("collection", toc.peer_id, [entry], list(writer.entries))
             writer.add_bytes(MANIFEST_NAME, manifest.to_bytes(), record=False)
-            checksum = writer.close()
+
+        with open(tmp, "wb", buffering=0) as fh:
+            checksum = write_archive(fh, fill)
         return store.publish(tmp, directory, snap_name, checksum)
 
 
@@ -107,10 +109,10 @@ def vectors_signature(config: dict[str, Any]) -> dict[str, Any]:
 
 def check_compatible(existing: dict[str, Any], snapshot: dict[str, Any], what: str) -> None:
     mine, theirs = vectors_signature(existing), vectors_signature(snapshot)
-    if mine != theirs:
-        raise BadRequest(
-            f"Snapshot is not compatible with the existing {what}: its vectors are "
-            f"{orjson.dumps(theirs).decode()}, the {what}'s are {orjson.dumps(mine).decode()}")
+    if mine != theirs:  # Qdrant's message (a 400 "Wrong input")
+        raise BadInput(
+            f"Snapshot is not compatible with existing {what}: Collection vectors: "
+            f"{orjson.dumps(mine).decode()} Snapshot vectors: {orjson.dumps(theirs).decode()}")
 
 
 def unpack(archive: Path, staging: Path, kind: str) -> tuple[Manifest, Path]:

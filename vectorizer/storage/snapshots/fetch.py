@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
-from vectorizer.common.errors import BadRequest, ValidationError, VectorizerError
+from vectorizer.common.errors import BadInput, BadRequest, ValidationError, VectorizerError
 from vectorizer.storage.snapshots.archive import CHUNK, free_bytes, sha256_file
 from vectorizer.storage.snapshots.store import SnapshotStore
 
@@ -61,13 +61,17 @@ class ChecksumMismatch(VectorizerError):
 
 
 def verify_checksum(actual: str, expected: str | None) -> None:
-    """Refuse a snapshot whose sha256 differs from `expected`.
-
-    The message is Qdrant's, which names the archive's hash "expected" and the
-    caller's "actual".
-    """
+    """Refuse an uploaded snapshot whose sha256 differs from `expected` (Qdrant's upload
+    message, which names the archive's hash "expected" and the caller's "actual")."""
     if expected is not None and actual.lower() != expected.lower():
         raise ChecksumMismatch(f"Checksum mismatch: expected {actual}, actual {expected}")
+
+
+def verify_recovered_checksum(actual: str, expected: str | None) -> None:
+    """Refuse a snapshot fetched for `…/recover` whose sha256 differs (Qdrant's message)."""
+    if expected is not None and actual.lower() != expected.lower():
+        raise BadInput(f"Snapshot checksum mismatch: expected {expected.lower()}, "
+                       f"got {actual}")
 
 
 def local_path(store: SnapshotStore, location: str) -> Path:
@@ -190,12 +194,12 @@ def fetch(store: SnapshotStore, location: str, api_key: str | None,
     if scheme == "file":
         path = local_path(store, location)
         if checksum is not None:
-            verify_checksum(sha256_file(path), checksum)
+            verify_recovered_checksum(sha256_file(path), checksum)
         yield path
         return
     if scheme not in ("http", "https"):
         raise BadRequest(f"Invalid snapshot location {location}: expected an http(s) URL or "
                          "a file:// path")
     with download(store, location, api_key, allowlist) as (path, actual):
-        verify_checksum(actual, checksum)
+        verify_recovered_checksum(actual, checksum)
         yield path

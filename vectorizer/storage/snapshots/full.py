@@ -17,7 +17,12 @@ from typing import Any
 
 from vectorizer.common.errors import AlreadyExists
 from vectorizer.storage.snapshots import collection as col_snap
-from vectorizer.storage.snapshots.archive import MANIFEST_NAME, ArchiveWriter, remove_tree
+from vectorizer.storage.snapshots.archive import (
+    MANIFEST_NAME,
+    ArchiveWriter,
+    remove_tree,
+    write_archive,
+)
 from vectorizer.storage.snapshots.manifest import Manifest
 from vectorizer.storage.snapshots.store import SnapshotStore, timestamp
 
@@ -34,16 +39,18 @@ def create_full_snapshot(toc: Any, store: SnapshotStore) -> dict[str, Any]:
     with ExitStack() as stack, store.writing(directory, name) as tmp:
         captured = [(col, *stack.enter_context(col_snap.pinned_collection(col)))
                     for col in collections]
-        with open(tmp, "wb", buffering=0) as fh:
-            writer = ArchiveWriter(fh)
+
+        def fill(writer: ArchiveWriter) -> None:
             entries = [col_snap.write_collection(writer, f"collections/{i}", col.name, meta,
                                                  shards)
                        for i, (col, meta, shards) in enumerate(captured)]
             names = {e.name for e in entries}
-            aliases = {a: t for a, t in aliases.items() if t in names}
-            manifest = Manifest("full", toc.peer_id, entries, list(writer.entries), aliases)
+            kept = {a: t for a, t in aliases.items() if t in names}
+            manifest = Manifest("full", toc.peer_id, entries, list(writer.entries), kept)
             writer.add_bytes(MANIFEST_NAME, manifest.to_bytes(), record=False)
-            checksum = writer.close()
+
+        with open(tmp, "wb", buffering=0) as fh:
+            checksum = write_archive(fh, fill)
         return store.publish(tmp, directory, name, checksum)
 
 

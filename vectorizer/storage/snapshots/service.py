@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from vectorizer.common.errors import BadRequest
 from vectorizer.storage.snapshots import collection as col_snap
 from vectorizer.storage.snapshots import full as full_snap
 from vectorizer.storage.snapshots import partial as partial_snap
 from vectorizer.storage.snapshots import shard as shard_snap
-from vectorizer.storage.snapshots.archive import sha256_file
 from vectorizer.storage.snapshots.fetch import Allowlist, fetch, verify_checksum
 from vectorizer.storage.snapshots.store import SnapshotStore, check_snapshot_name
 
@@ -25,6 +26,9 @@ def _setting(settings: Any, path: str, default: Any) -> Any:
     return obj
 
 
+_RECOVERY_LOCK = threading.Lock()  # one recovery at a time, whichever API asked for it
+
+
 class SnapshotService:
     """Create, list, download, delete and recover collection, shard and full snapshots."""
 
@@ -32,7 +36,7 @@ class SnapshotService:
         self.toc = toc
         self.store = store
         self.allowlist = allowlist
-        self.recovery_lock = threading.Lock()  # one recovery at a time
+        self.recovery_lock = _RECOVERY_LOCK
 
     @classmethod
     def from_settings(cls, toc: Any, settings: Any) -> SnapshotService:
@@ -144,14 +148,11 @@ class SnapshotService:
 
 
 def _upload_name(filename: str | None) -> str:
-    import uuid
-
+    """The uploaded file's base name if it is a safe snapshot name, else a fresh one."""
     base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
     try:
         check_snapshot_name(base)
-    except Exception:
+    except BadRequest:
         base = uuid.uuid4().hex
     return base if base.endswith(".snapshot") else base + ".snapshot"
 
-
-__all__ = ["SnapshotService", "sha256_file"]

@@ -27,6 +27,7 @@ from vectorizer.storage.snapshots.archive import (
     ArchiveWriter,
     fsync_tree,
     remove_tree,
+    write_archive,
 )
 from vectorizer.storage.snapshots.fs import exchange_dirs
 from vectorizer.storage.snapshots.manifest import CollectionEntry, Manifest
@@ -67,9 +68,7 @@ def create_shard_snapshot(toc: Any, store: SnapshotStore, name: str,
                              f"{col.name}-shard-{shard_id}-{toc.peer_id}-{timestamp()}")
     with store.writing(directory, snap) as tmp:
         with open(tmp, "wb", buffering=0) as fh:
-            writer = ArchiveWriter(fh)
-            write_shard(writer, toc, col, shard)
-            checksum = writer.close()
+            checksum = write_archive(fh, lambda writer: write_shard(writer, toc, col, shard))
         return store.publish(tmp, directory, snap, checksum)
 
 
@@ -109,9 +108,7 @@ def stream_archive(write: Callable[[ArchiveWriter], None]) -> Iterator[bytes]:
     def produce() -> None:
         try:
             out = _QueueFile(chunks, cancelled)
-            writer = ArchiveWriter(out)  # type: ignore[arg-type]
-            write(writer)
-            writer.close()
+            write_archive(out, write)  # type: ignore[arg-type]
             out.flush()
             chunks.put(None)
         except BaseException as exc:
