@@ -6,12 +6,12 @@ by renaming that directory into place and then pointing its state file at it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import orjson
 
+from vectorizer.common.durable import fsync_tree
 from vectorizer.index.hnsw import HnswIndex
 from vectorizer.index.payload.field_indexes import PayloadFieldIndexes
 from vectorizer.segment.segment import Segment
@@ -23,21 +23,6 @@ from vectorizer.segment.vector_storage import (
 )
 
 FORMAT_VERSION = 1
-
-
-def _fsync_tree(directory: Path) -> None:
-    for root, _dirs, files in os.walk(directory):
-        for name in files:
-            fd = os.open(os.path.join(root, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        fd = os.open(root, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def save_segment(segment: Segment, directory: Path) -> None:
@@ -66,7 +51,7 @@ def save_segment(segment: Segment, directory: Path) -> None:
     index_dir = directory / "indexes"
     index_dir.mkdir()
     segment.indexes.save(index_dir)
-    _fsync_tree(directory)
+    fsync_tree(directory)
 
 
 def map_on_disk_vectors(segment: Segment, directory: Path) -> None:

@@ -326,21 +326,5 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fsync_tree(directory: Path) -> None:
-    """fsync every file and directory under `directory`."""
-    for root, _dirs, names in os.walk(directory):
-        for name in names:
-            fd = os.open(os.path.join(root, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        fd = os.open(root, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)

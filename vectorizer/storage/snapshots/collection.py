@@ -24,12 +24,12 @@ import orjson
 
 from vectorizer.collection import config as cfg
 from vectorizer.collection.collection import Collection
+from vectorizer.common.durable import fsync_tree
 from vectorizer.common.errors import BadInput, BadRequest
 from vectorizer.shard import snapshot as shard_snapshot
 from vectorizer.storage.snapshots.archive import (
     MANIFEST_NAME,
     ArchiveWriter,
-    fsync_tree,
     remove_tree,
     safe_extract,
     write_archive,

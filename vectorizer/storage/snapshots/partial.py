@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from vectorizer.collection import config as cfg
+from vectorizer.common.durable import fsync_tree
 from vectorizer.common.errors import BadRequest, VectorizerError
 from vectorizer.shard import snapshot as shard_snapshot
 from vectorizer.shard.local_shard import STATE_FILE, LocalShard
@@ -31,7 +32,6 @@ from vectorizer.storage.snapshots import collection as col_snap
 from vectorizer.storage.snapshots.archive import (
     MANIFEST_NAME,
     ArchiveWriter,
-    fsync_tree,
     remove_tree,
 )
 from vectorizer.storage.snapshots.fs import exchange_dirs

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from vectorizer.collection import config as cfg
+from vectorizer.common.durable import fsync_tree
 from vectorizer.common.errors import BadRequest, NotFound
 from vectorizer.shard import snapshot as shard_snapshot
 from vectorizer.shard.local_shard import LocalShard
@@ -25,7 +26,6 @@ from vectorizer.storage.snapshots.archive import (
     CHUNK,
     MANIFEST_NAME,
     ArchiveWriter,
-    fsync_tree,
     remove_tree,
     write_archive,
 )
