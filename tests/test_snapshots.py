@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +189,51 @@ def test_round_trip_by_upload(server: ServerProcess, client: QdrantClient,
     # the recovered collection takes writes
     client.upsert(collection_name, [models.PointStruct(id=10_000, vector={"dense": [1.0] * DIM})])
     assert client.count(collection_name).count == before["count"] + 1
+
+
+def test_upload_in_small_pieces_after_other_fields(server: ServerProcess, client: QdrantClient,
+                                                   collection_name: str, tmp_path: Path) -> None:
+    """A hand-built multipart body (a text field and a decoy file before `snapshot`) sent in
+    small pieces that split part headers mid-line: the collection comes back, the other parts
+    are ignored and the upload is kept under the client's file name with its sha256."""
+    fill_rich(client, collection_name, count=100)
+    before = state(client, collection_name)
+    snap = client.create_snapshot(collection_name)
+    assert snap is not None
+    archive = download(server.url, f"/collections/{collection_name}/snapshots/{snap.name}",
+                       tmp_path / "archive.snapshot")
+    client.delete_collection(collection_name)
+    boundary = "vectorizer-test-boundary"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\n'
+            f"not a snapshot\r\n--{boundary}\r\n"
+            'Content-Disposition: form-data; name="other"; filename="decoy.snapshot"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    head += bytes(1000) + (f"\r\n--{boundary}\r\n"
+                           'content-disposition: form-data; name="snapshot"; '
+                           'filename="split.snapshot"\r\n'
+                           "Content-Type: application/octet-stream\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    data = archive.read_bytes()
+
+    def pieces() -> Iterator[bytes]:
+        for i in range(0, len(head), 7):
+            yield head[i:i + 7]
+            time.sleep(0.001)  # let each piece travel on its own
+        for i in range(0, len(data), 65536):
+            yield data[i:i + 65536]
+        for i in range(0, len(tail), 3):
+            yield tail[i:i + 3]
+            time.sleep(0.001)
+
+    resp = httpx.post(f"{server.url}/collections/{collection_name}/snapshots/upload",
+                      content=pieces(), timeout=120,
+                      headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["result"] is True
+    assert state(client, collection_name) == before
+    kept = {s.name: s.checksum for s in client.list_snapshots(collection_name)}
+    assert "decoy.snapshot" not in kept
+    assert kept["split.snapshot"] == sha256(archive) == snap.checksum
 
 
 def test_round_trip_by_file_url_replaces_current_state(

@@ -247,8 +247,30 @@ def test_no_multipart_file(server: ServerProcess, unchanged: Path) -> None:
     resp = httpx.post(f"{server.url}/collections/{NAME}/snapshots/upload",
                       files={"other": ("x", b"abc")})
     assert resp.status_code == 400
+    assert "no complete `snapshot` file part" in resp.json()["status"]["error"]
     resp = httpx.post(f"{server.url}/collections/{NAME}/snapshots/upload", content=b"raw")
     assert resp.status_code == 400
+    assert "expected multipart/form-data" in resp.json()["status"]["error"]
+
+
+@pytest.mark.parametrize(("body", "expect"), [
+    # the snapshot part never ends: a cut-off upload
+    (b'--b0undary\r\nContent-Disposition: form-data; name="snapshot"; filename="v.snapshot"'
+     b"\r\n\r\n" + bytes(100_000), "the body ended before the closing boundary"),
+    # no boundary where one must be
+    (b"not a multipart body at all", "Format error in multipart body"),
+    # a part header far beyond any sane size
+    (b"--b0undary\r\nContent-Disposition: form-data; name=\"snapshot\"; x=\"" + b"a" * 100_000
+     + b'"\r\n\r\ndata\r\n--b0undary--\r\n', "Maximum header size exceeded"),
+    # only a closing boundary
+    (b"--b0undary--\r\n", "no complete `snapshot` file part"),
+], ids=["truncated", "garbage", "huge-header", "empty"])
+def test_malformed_multipart_is_refused(server: ServerProcess, unchanged: Path, body: bytes,
+                                        expect: str) -> None:
+    resp = httpx.post(f"{server.url}/collections/{NAME}/snapshots/upload", content=body,
+                      headers={"content-type": "multipart/form-data; boundary=b0undary"})
+    assert resp.status_code == 400, resp.text
+    assert expect in resp.json()["status"]["error"], resp.text
 
 
 def _peak_rss_mb(pid: int) -> float:
