@@ -34,6 +34,7 @@ from vectorizer.index.hnsw import HnswIndex
 from vectorizer.index.payload.text import ranking
 from vectorizer.index.payload.text.index import TextIndex
 from vectorizer.index.quantization import QuantSpec
+from vectorizer.index.sparse import best_k
 from vectorizer.segment.persistence import load_segment, map_on_disk_vectors, save_segment
 from vectorizer.segment.segment import CandidateRows, Segment, VectorSpec
 from vectorizer.segment.vector_storage import DenseVectorStorage, SparseVectorStorage
@@ -797,7 +798,7 @@ class LocalShard:
                 else:
                     offs, scores = storage.search(q_idx, q_val, seg.num_offsets,
                                                   None if flt is None else rows.mask)
-                best = dist.top_k(scores, limit, dist.DOT)
+                best = best_k(scores, limit)
                 found.append(SegmentHits(seg, scores[best], offs[best]))
         return found
 
