@@ -17,8 +17,10 @@ DEFAULT_RRF_K = 2
 
 
 def rrf(sources: list[list[Hit]], k: int | None = None,
-        weights: list[float] | None = None) -> list[Hit]:
-    """Reciprocal rank fusion: each source adds `1 / ((rank + 1) / weight + k - 1)`."""
+        weights: list[float] | None = None, limit: int | None = None) -> list[Hit]:
+    """Reciprocal rank fusion: each source adds `1 / ((rank + 1) / weight + k - 1)`.
+
+    With `limit`, only the best `limit` fused points are returned."""
     if weights is not None and len(weights) != len(sources):
         raise BadInput("Number of weights in RRF should match number of pre-fetches: got "
                        f"{len(weights)}, expected {len(sources)}")
@@ -41,8 +43,11 @@ def rrf(sources: list[list[Hit]], k: int | None = None,
     totals = np.zeros(len(hits), dtype=np.float32)
     if slots:  # float32 sums in source order, as Qdrant adds them
         np.add.at(totals, np.asarray(slots), np.concatenate(parts))
-    return _ranked({hit["id"]: {**hit, "score": score}
-                    for hit, score in zip(hits, totals.tolist(), strict=True)})
+    order = np.argsort(-totals, kind="stable")  # ties keep first-seen order
+    if limit is not None:
+        order = order[:limit]
+    scores = totals.tolist()
+    return [{**hits[i], "score": scores[i]} for i in order.tolist()]
 
 
 def dbsf(sources: list[list[Hit]]) -> list[Hit]:

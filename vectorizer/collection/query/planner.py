@@ -246,10 +246,11 @@ class QueryRun:
         depth = node.limit + node.offset
         query = node.query
         if isinstance(query, FUSIONS):
+            # fused lists are sorted: a threshold keeps a prefix, so cutting first is the same
             if isinstance(query, models.RrfQuery):
-                fused = fusion.rrf(sources, query.rrf.k, query.rrf.weights)
+                fused = fusion.rrf(sources, query.rrf.k, query.rrf.weights, depth)
             elif query.fusion == models.Fusion.RRF:
-                fused = fusion.rrf(sources)
+                fused = fusion.rrf(sources, limit=depth)
             else:
                 fused = fusion.dbsf(sources)
             if node.threshold is not None:
