@@ -304,7 +304,7 @@ def mmr_inputs(ex_kind: str, distance: str, query: Any, stored: list[Any],
 
     def maxsim_all(q: np.ndarray) -> np.ndarray:
         block = mv.core_block(rows, q, distance)
-        return np.maximum.reduceat(block, groups, axis=0).sum(axis=1)
+        return np.maximum.reduceat(block, groups, axis=1).sum(axis=0)
 
     relevance = maxsim_all(mv.prepare_query(query, distance))
     sims = np.stack([maxsim_all(m) for m in mats])
