@@ -9,6 +9,7 @@ index survive a restart.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -284,6 +285,63 @@ def test_sparse_on_disk_and_restart(tmp_path: Path) -> None:
         check()
         info = client.get_collection("c")
         assert info.config.params.sparse_vectors["s"].index.on_disk is True
+    finally:
+        server.stop()
+        oracle.close()
+
+
+def test_sealed_merged_segments_and_restart(tmp_path: Path) -> None:
+    """Sparse and multi-vectors moved through sealing, HNSW builds of the dense vector,
+    merges and copy-on-write updates still match local mode, before and after restart."""
+    maxsim = models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM)
+    vectors_config = {"d": models.VectorParams(size=4, distance=models.Distance.DOT),
+                      "m": models.VectorParams(size=3, distance=models.Distance.EUCLID,
+                                               multivector_config=maxsim)}
+    sparse_config = {"si": models.SparseVectorParams(modifier=models.Modifier.IDF)}
+    rng = np.random.default_rng(21)
+    points = [models.PointStruct(id=i, payload={"g": i % 4}, vector={
+        "d": rng.normal(size=4).tolist(), "si": _sparse(rng),
+        "m": rng.normal(size=(int(rng.integers(1, 4)), 3)).tolist()}) for i in range(600)]
+    oracle = QdrantClient(":memory:")
+    oracle.create_collection("o", vectors_config=vectors_config,
+                             sparse_vectors_config=sparse_config)
+    server = ServerProcess(tmp_path / "storage").start()
+    try:
+        client = QdrantClient(url=server.url, timeout=60)
+        client.create_collection(
+            "c", vectors_config=vectors_config, sparse_vectors_config=sparse_config,
+            optimizers_config=models.OptimizersConfigDiff(indexing_threshold=1,
+                                                          default_segment_number=1),
+            hnsw_config=models.HnswConfigDiff(m=8, ef_construct=32))
+        for qc, coll in ((client, "c"), (oracle, "o")):
+            for start in range(0, 600, 100):
+                qc.upsert(coll, points[start:start + 100])
+            # updates of points in sealed segments move them copy-on-write
+            qc.update_vectors(coll, [models.PointVectors(id=i, vector={
+                "si": models.SparseVector(indices=[1, 2, 3], values=[1.0, 2.0, 0.5])})
+                for i in range(0, 60, 3)])
+            qc.delete(coll, models.PointIdsList(points=list(range(100, 130))))
+        for _ in range(120):
+            info = client.get_collection("c")
+            if info.status == models.CollectionStatus.GREEN:
+                break
+            time.sleep(0.5)
+
+        def check() -> None:
+            for query, using in ((_query(1), "si"), ([[0.1, 0.2, 0.3], [1.0, 0.0, -1.0]], "m")):
+                for flt in (None, FLT):
+                    got = client.query_points("c", query=query, using=using, limit=10,
+                                              query_filter=flt).points
+                    want = oracle.query_points("o", query=query, using=using, limit=10,
+                                               query_filter=flt).points
+                    same(got, want, tol=1e-3)
+
+        check()
+        assert client.get_collection("c").segments_count >= 2  # sealed + appendable
+        server.restart(kill=False)
+        check()
+        server.restart(kill=True)
+        check()
     finally:
         server.stop()
         oracle.close()
