@@ -345,3 +345,43 @@ def test_sealed_merged_segments_and_restart(tmp_path: Path) -> None:
     finally:
         server.stop()
         oracle.close()
+
+
+@pytest.mark.parametrize("using", SPARSE)
+def test_paged_recommend_with_threshold(setup, client, using) -> None:
+    oracle, name = setup
+    rec = models.RecommendQuery(recommend=models.RecommendInput(
+        positive=[12, 23], negative=[_query(11)], strategy=models.RecommendStrategy.SUM_SCORES))
+    full = oracle.query_points("o", query=rec, using=using, limit=20).points
+    threshold = (full[8].score + full[9].score) / 2
+    got, want = both(client, oracle, name, query=rec, using=using, limit=6, offset=3,
+                     score_threshold=threshold)
+    same_ranking(got, want)
+    assert len(got) == 6
+
+
+def test_relevance_feedback_over_sparse(setup, client) -> None:
+    """Local mode has no relevance feedback over sparse vectors: checked against the naive
+    formula computed here from the stored vectors."""
+    oracle, name = setup
+    a, b, c = 1.0, 2.0, 0.5
+    target = _query(10)
+    query = models.RelevanceFeedbackQuery(relevance_feedback=models.RelevanceFeedbackInput(
+        target=target, feedback=[models.FeedbackItem(example=20, score=0.9),
+                                 models.FeedbackItem(example=22, score=0.1)],
+        strategy=models.NaiveFeedbackStrategy(naive=models.NaiveFeedbackStrategyParams(
+            a=a, b=b, c=c))))
+    got = client.query_points(name, query=query, using="s", limit=8).points
+    records, _ = oracle.scroll("o", limit=1000, with_vectors=["s"])
+
+    def dot(x: models.SparseVector, y: models.SparseVector) -> float:
+        weights = dict(zip(y.indices, y.values, strict=True))
+        return sum(v * weights.get(i, 0.0) for i, v in zip(x.indices, x.values, strict=True))
+
+    stored = {r.id: r.vector["s"] for r in records if r.vector and "s" in r.vector}
+    pos, neg = stored[20], stored[22]
+    expected = {pid: a * dot(v, target) + c * (0.9 - 0.1) ** b * (dot(v, pos) - dot(v, neg))
+                for pid, v in stored.items() if pid not in (20, 22)}
+    best = sorted(expected.values(), reverse=True)[:8]
+    assert np.allclose([p.score for p in got], best, atol=1e-4)
+    assert all(abs(expected[p.id] - p.score) < 1e-4 for p in got)
