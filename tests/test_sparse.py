@@ -385,3 +385,17 @@ def test_relevance_feedback_over_sparse(setup, client) -> None:
     best = sorted(expected.values(), reverse=True)[:8]
     assert np.allclose([p.score for p in got], best, atol=1e-4)
     assert all(abs(expected[p.id] - p.score) < 1e-4 for p in got)
+
+
+def test_groups_and_formula_over_sparse(setup, client) -> None:
+    oracle, name = setup
+    kwargs = dict(query=_query(12), using="si", group_by="g", limit=3, group_size=2)
+    got = client.query_points_groups(name, **kwargs).groups
+    want = oracle.query_points_groups("o", **kwargs).groups
+    assert [g.id for g in got] == [g.id for g in want]
+    assert [[h.id for h in g.hits] for g in got] == [[h.id for h in g.hits] for g in want]
+    formula = models.FormulaQuery(formula=models.SumExpression(sum=[
+        "$score", models.MultExpression(mult=[0.5, "f"])]))
+    got, want = both(client, oracle, name, prefetch=models.Prefetch(
+        query=_query(13), using="s", limit=30), query=formula, limit=8)
+    same(got, want)
