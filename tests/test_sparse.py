@@ -399,3 +399,27 @@ def test_groups_and_formula_over_sparse(setup, client) -> None:
     got, want = both(client, oracle, name, prefetch=models.Prefetch(
         query=_query(13), using="s", limit=30), query=formula, limit=8)
     same(got, want)
+
+
+@pytest.mark.parametrize("case", ["global", "corpus", "prefetch"])
+def test_idf_corpus_search_param(setup, client, case) -> None:
+    """The 1.20 `idf` search param: IDF statistics over the points matching a filter."""
+    oracle, name = setup
+    corpus = models.Filter(must=[models.FieldCondition(key="g", match=models.MatchAny(
+        any=[0, 2]))])
+    params = models.SearchParams(idf=models.IdfScope.GLOBAL if case == "global" else
+                                 models.IdfCorpusParams(corpus=corpus))
+    if case == "prefetch":
+        kwargs: dict = dict(prefetch=models.Prefetch(query=_query(14), using="si", limit=30,
+                                                     params=params),
+                            query=models.FusionQuery(fusion=models.Fusion.RRF), limit=10)
+    else:
+        kwargs = dict(query=_query(14), using="si", limit=10, search_params=params,
+                      query_filter=FLT)
+    got, want = both(client, oracle, name, **kwargs)
+    assert got
+    same(got, want)
+    if case == "corpus":  # a narrower corpus changes the scores
+        plain = oracle.query_points("o", query=_query(14), using="si", limit=10,
+                                    query_filter=FLT).points
+        assert [p.score for p in plain] != [p.score for p in got]

@@ -224,12 +224,23 @@ class SparseVectorStorage:
         live = self.e_live[ent]
         return ent[live], np.searchsorted(q_idx, tail_dims[hit][live])
 
-    def doc_freq(self, q_idx: np.ndarray) -> np.ndarray:
+    def doc_freq(self, q_idx: np.ndarray, corpus: np.ndarray | None = None) -> np.ndarray:
         """How many stored vectors hold each dimension of the sorted `q_idx` (posting
-        lengths, less dead entries, plus the tail's)."""
+        lengths, less dead entries, plus the tail's); with `corpus` (a mask over offsets)
+        only those of the corpus count."""
         self._ensure_index()
         df = np.zeros(len(q_idx), dtype=np.int64)
         found, starts, ends = self._term_ranges(q_idx)
+        if corpus is not None:
+            for slot, lo, hi in zip(found.tolist(), starts.tolist(), ends.tolist(),
+                                    strict=True):
+                keep = corpus[self.post_off[lo:hi]]
+                if self.dead_indexed:
+                    keep &= self.e_live[self.post[lo:hi]]
+                df[slot] = int(np.count_nonzero(keep))
+            ent, slots = self._tail(q_idx)
+            slots = slots[corpus[self.e_off[ent]]]
+            return df + np.bincount(slots, minlength=len(q_idx))
         if self.dead_indexed:
             for slot, lo, hi in zip(found.tolist(), starts.tolist(), ends.tolist(),
                                     strict=True):  # one count per query dimension

@@ -802,16 +802,20 @@ class LocalShard:
                 found.append(SegmentHits(seg, scores[best], offs[best]))
         return found
 
-    def sparse_stats(self, name: str, dims: np.ndarray) -> tuple[int, np.ndarray]:
-        """(points holding sparse `name`, how many of them hold each of `dims`)."""
+    def sparse_stats(self, name: str, dims: np.ndarray, corpus: models.Filter | None = None,
+                     ) -> tuple[int, np.ndarray]:
+        """(points holding sparse `name`, how many of them hold each of `dims`), among the
+        points matching `corpus` when given."""
         total, df = 0, np.zeros(len(dims), dtype=np.int64)
         with self.lock:
             for seg in self.segments:
                 storage = seg.vectors.get(name)
-                if isinstance(storage, SparseVectorStorage):
-                    live = seg.live_rows(name)
-                    total += 0 if live is None else live.count
-                    df += storage.doc_freq(dims)
+                if not isinstance(storage, SparseVectorStorage):
+                    continue
+                rows = self._candidate_rows(seg, name, corpus)
+                total += 0 if rows is None else rows.count
+                mask = None if corpus is None or rows is None else rows.mask
+                df += storage.doc_freq(dims, mask)
         return total, df
 
     def score_candidates(self, name: str, scorer: Callable[[Any, np.ndarray], np.ndarray],

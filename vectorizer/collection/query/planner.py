@@ -170,7 +170,8 @@ class QueryRun:
         if isinstance(query, models.FormulaQuery):
             formula.validate(query)
         elif not isinstance(query, FUSIONS):
-            resolved = resolve(self.col, self.lookup, query, level.using, level.lookup_from)
+            resolved = resolve(self.col, self.lookup, query, level.using, level.lookup_from,
+                               level.params)
             flt = _exclude(flt, resolved.exclude)
         if isinstance(query, models.RrfQuery) and query.rrf.weights is not None and len(
                 query.rrf.weights) != len(children_in):
