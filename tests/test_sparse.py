@@ -9,6 +9,7 @@ index survive a restart.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -287,3 +288,138 @@ def test_sparse_on_disk_and_restart(tmp_path: Path) -> None:
     finally:
         server.stop()
         oracle.close()
+
+
+def test_sealed_merged_segments_and_restart(tmp_path: Path) -> None:
+    """Sparse and multi-vectors moved through sealing, HNSW builds of the dense vector,
+    merges and copy-on-write updates still match local mode, before and after restart."""
+    maxsim = models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM)
+    vectors_config = {"d": models.VectorParams(size=4, distance=models.Distance.DOT),
+                      "m": models.VectorParams(size=3, distance=models.Distance.EUCLID,
+                                               multivector_config=maxsim)}
+    sparse_config = {"si": models.SparseVectorParams(modifier=models.Modifier.IDF)}
+    rng = np.random.default_rng(21)
+    points = [models.PointStruct(id=i, payload={"g": i % 4}, vector={
+        "d": rng.normal(size=4).tolist(), "si": _sparse(rng),
+        "m": rng.normal(size=(int(rng.integers(1, 4)), 3)).tolist()}) for i in range(600)]
+    oracle = QdrantClient(":memory:")
+    oracle.create_collection("o", vectors_config=vectors_config,
+                             sparse_vectors_config=sparse_config)
+    server = ServerProcess(tmp_path / "storage").start()
+    try:
+        client = QdrantClient(url=server.url, timeout=60)
+        client.create_collection(
+            "c", vectors_config=vectors_config, sparse_vectors_config=sparse_config,
+            optimizers_config=models.OptimizersConfigDiff(indexing_threshold=1,
+                                                          default_segment_number=1),
+            hnsw_config=models.HnswConfigDiff(m=8, ef_construct=32))
+        for qc, coll in ((client, "c"), (oracle, "o")):
+            for start in range(0, 600, 100):
+                qc.upsert(coll, points[start:start + 100])
+            # updates of points in sealed segments move them copy-on-write
+            qc.update_vectors(coll, [models.PointVectors(id=i, vector={
+                "si": models.SparseVector(indices=[1, 2, 3], values=[1.0, 2.0, 0.5])})
+                for i in range(0, 60, 3)])
+            qc.delete(coll, models.PointIdsList(points=list(range(100, 130))))
+        for _ in range(120):
+            info = client.get_collection("c")
+            if info.status == models.CollectionStatus.GREEN:
+                break
+            time.sleep(0.5)
+
+        def check() -> None:
+            for query, using in ((_query(1), "si"), ([[0.1, 0.2, 0.3], [1.0, 0.0, -1.0]], "m")):
+                for flt in (None, FLT):
+                    got = client.query_points("c", query=query, using=using, limit=10,
+                                              query_filter=flt).points
+                    want = oracle.query_points("o", query=query, using=using, limit=10,
+                                               query_filter=flt).points
+                    same(got, want, tol=1e-3)
+
+        check()
+        assert client.get_collection("c").segments_count >= 2  # sealed + appendable
+        server.restart(kill=False)
+        check()
+        server.restart(kill=True)
+        check()
+    finally:
+        server.stop()
+        oracle.close()
+
+
+@pytest.mark.parametrize("using", SPARSE)
+def test_paged_recommend_with_threshold(setup, client, using) -> None:
+    oracle, name = setup
+    rec = models.RecommendQuery(recommend=models.RecommendInput(
+        positive=[12, 23], negative=[_query(11)], strategy=models.RecommendStrategy.SUM_SCORES))
+    full = oracle.query_points("o", query=rec, using=using, limit=20).points
+    threshold = (full[8].score + full[9].score) / 2
+    got, want = both(client, oracle, name, query=rec, using=using, limit=6, offset=3,
+                     score_threshold=threshold)
+    same_ranking(got, want)
+    assert len(got) == 6
+
+
+def test_relevance_feedback_over_sparse(setup, client) -> None:
+    """Local mode has no relevance feedback over sparse vectors: checked against the naive
+    formula computed here from the stored vectors."""
+    oracle, name = setup
+    a, b, c = 1.0, 2.0, 0.5
+    target = _query(10)
+    query = models.RelevanceFeedbackQuery(relevance_feedback=models.RelevanceFeedbackInput(
+        target=target, feedback=[models.FeedbackItem(example=20, score=0.9),
+                                 models.FeedbackItem(example=22, score=0.1)],
+        strategy=models.NaiveFeedbackStrategy(naive=models.NaiveFeedbackStrategyParams(
+            a=a, b=b, c=c))))
+    got = client.query_points(name, query=query, using="s", limit=8).points
+    records, _ = oracle.scroll("o", limit=1000, with_vectors=["s"])
+
+    def dot(x: models.SparseVector, y: models.SparseVector) -> float:
+        weights = dict(zip(y.indices, y.values, strict=True))
+        return sum(v * weights.get(i, 0.0) for i, v in zip(x.indices, x.values, strict=True))
+
+    stored = {r.id: r.vector["s"] for r in records if r.vector and "s" in r.vector}
+    pos, neg = stored[20], stored[22]
+    expected = {pid: a * dot(v, target) + c * (0.9 - 0.1) ** b * (dot(v, pos) - dot(v, neg))
+                for pid, v in stored.items() if pid not in (20, 22)}
+    best = sorted(expected.values(), reverse=True)[:8]
+    assert np.allclose([p.score for p in got], best, atol=1e-4)
+    assert all(abs(expected[p.id] - p.score) < 1e-4 for p in got)
+
+
+def test_groups_and_formula_over_sparse(setup, client) -> None:
+    oracle, name = setup
+    kwargs = dict(query=_query(12), using="si", group_by="g", limit=3, group_size=2)
+    got = client.query_points_groups(name, **kwargs).groups
+    want = oracle.query_points_groups("o", **kwargs).groups
+    assert [g.id for g in got] == [g.id for g in want]
+    assert [[h.id for h in g.hits] for g in got] == [[h.id for h in g.hits] for g in want]
+    formula = models.FormulaQuery(formula=models.SumExpression(sum=[
+        "$score", models.MultExpression(mult=[0.5, "f"])]))
+    got, want = both(client, oracle, name, prefetch=models.Prefetch(
+        query=_query(13), using="s", limit=30), query=formula, limit=8)
+    same(got, want)
+
+
+@pytest.mark.parametrize("case", ["global", "corpus", "prefetch"])
+def test_idf_corpus_search_param(setup, client, case) -> None:
+    """The 1.20 `idf` search param: IDF statistics over the points matching a filter."""
+    oracle, name = setup
+    corpus = models.Filter(must=[models.FieldCondition(key="g", match=models.MatchAny(
+        any=[0, 2]))])
+    params = models.SearchParams(idf=models.IdfScope.GLOBAL if case == "global" else
+                                 models.IdfCorpusParams(corpus=corpus))
+    if case == "prefetch":
+        kwargs: dict = dict(prefetch=models.Prefetch(query=_query(14), using="si", limit=30,
+                                                     params=params),
+                            query=models.FusionQuery(fusion=models.Fusion.RRF), limit=10)
+    else:
+        kwargs = dict(query=_query(14), using="si", limit=10, search_params=params,
+                      query_filter=FLT)
+    got, want = both(client, oracle, name, **kwargs)
+    assert got
+    same(got, want)
+    if case == "corpus":  # a narrower corpus changes the scores
+        plain = oracle.query_points("o", query=_query(14), using="si", limit=10,
+                                    query_filter=FLT).points
+        assert [p.score for p in plain] != [p.score for p in got]

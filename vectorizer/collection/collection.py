@@ -549,12 +549,14 @@ class Collection:
         params = cfg.sparse_params(self.config).get(vector_name) or {}
         return params.get("modifier") == "idf"
 
-    def sparse_idf(self, vector_name: str, dims: np.ndarray) -> np.ndarray:
+    def sparse_idf(self, vector_name: str, dims: np.ndarray,
+                   corpus: models.Filter | None = None) -> np.ndarray:
         """IDF of each sorted dimension over the collection's current points holding the
-        sparse vector: ln(1 + (N - n + 0.5) / (n + 0.5)), as Qdrant's modifier."""
+        sparse vector (those matching `corpus`, the `idf` search param, when given):
+        ln(1 + (N - n + 0.5) / (n + 0.5)), as Qdrant's modifier."""
         total, df = 0, np.zeros(len(dims), dtype=np.int64)
         for shard in self.shards.values():
-            n, counts = shard.sparse_stats(vector_name, dims)
+            n, counts = shard.sparse_stats(vector_name, dims, corpus)
             total += n
             df += counts
         return np.log(1.0 + (total - df + 0.5) / (df + 0.5))

@@ -34,6 +34,7 @@ from vectorizer.index.hnsw import HnswIndex
 from vectorizer.index.payload.text import ranking
 from vectorizer.index.payload.text.index import TextIndex
 from vectorizer.index.quantization import QuantSpec
+from vectorizer.index.sparse import best_k
 from vectorizer.segment.persistence import load_segment, map_on_disk_vectors, save_segment
 from vectorizer.segment.segment import CandidateRows, Segment, VectorSpec
 from vectorizer.segment.vector_storage import DenseVectorStorage, SparseVectorStorage
@@ -878,20 +879,24 @@ class LocalShard:
                 else:
                     offs, scores = storage.search(q_idx, q_val, seg.num_offsets,
                                                   None if flt is None else rows.mask)
-                best = dist.top_k(scores, limit, dist.DOT)
+                best = best_k(scores, limit)
                 found.append(SegmentHits(seg, scores[best], offs[best]))
         return found
 
-    def sparse_stats(self, name: str, dims: np.ndarray) -> tuple[int, np.ndarray]:
-        """(points holding sparse `name`, how many of them hold each of `dims`)."""
+    def sparse_stats(self, name: str, dims: np.ndarray, corpus: models.Filter | None = None,
+                     ) -> tuple[int, np.ndarray]:
+        """(points holding sparse `name`, how many of them hold each of `dims`), among the
+        points matching `corpus` when given."""
         total, df = 0, np.zeros(len(dims), dtype=np.int64)
         with self.lock:
             for seg in self.segments:
                 storage = seg.vectors.get(name)
-                if isinstance(storage, SparseVectorStorage):
-                    live = seg.live_rows(name)
-                    total += 0 if live is None else live.count
-                    df += storage.doc_freq(dims)
+                if not isinstance(storage, SparseVectorStorage):
+                    continue
+                rows = self._candidate_rows(seg, name, corpus)
+                total += 0 if rows is None else rows.count
+                mask = None if corpus is None or rows is None else rows.mask
+                df += storage.doc_freq(dims, mask)
         return total, df
 
     def score_candidates(self, name: str, scorer: Callable[[Any, np.ndarray], np.ndarray],

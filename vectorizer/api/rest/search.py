@@ -250,7 +250,8 @@ def _search_page(col: Collection, raw: dict[str, Any],
         if col.vector_kind(name) != "sparse":
             raise BadInput(f"Conversion between sparse and regular vectors failed: vector "
                            f"`{name}` is not sparse")
-        other, _exclude = resolve_kind(col, "sparse", name, request.vector.vector, col, name)
+        other, _exclude = resolve_kind(col, "sparse", name, request.vector.vector, col, name,
+                                       request.params)
         return col.search_sparse(name, other.sparse, request.filter, limit, offset,
                                  request.score_threshold, with_payload, with_vectors,
                                  raw.get("shard_key"))

@@ -17,24 +17,37 @@ DEFAULT_RRF_K = 2
 
 
 def rrf(sources: list[list[Hit]], k: int | None = None,
-        weights: list[float] | None = None) -> list[Hit]:
-    """Reciprocal rank fusion: each source adds `1 / ((rank + 1) / weight + k - 1)`."""
+        weights: list[float] | None = None, limit: int | None = None) -> list[Hit]:
+    """Reciprocal rank fusion: each source adds `1 / ((rank + 1) / weight + k - 1)`.
+
+    With `limit`, only the best `limit` fused points are returned."""
     if weights is not None and len(weights) != len(sources):
         raise BadInput("Number of weights in RRF should match number of pre-fetches: got "
                        f"{len(weights)}, expected {len(sources)}")
     k = DEFAULT_RRF_K if k is None else k
-    fused: dict[Any, Hit] = {}
+    first: dict[Any, int] = {}  # id -> its slot, in first-seen order
+    hits: list[Hit] = []
+    slots: list[int] = []
+    parts: list[np.ndarray] = []
     for i, source in enumerate(sources):
         weight = np.float32(1.0 if weights is None else weights[i])
-        for rank, hit in enumerate(source):
-            part = np.float32(0.0) if weight <= 0 else np.float32(1.0) / (
-                np.float32(rank + 1) / weight + np.float32(k) - np.float32(1.0))
-            entry = fused.get(hit["id"])
-            if entry is None:
-                fused[hit["id"]] = {**hit, "score": part}
-            else:
-                entry["score"] = np.float32(entry["score"] + part)
-    return _ranked(fused)
+        ranks = np.arange(1, len(source) + 1, dtype=np.float32)
+        parts.append(np.zeros(len(source), dtype=np.float32) if weight <= 0 else
+                     np.float32(1.0) / (ranks / weight + np.float32(k) - np.float32(1.0)))
+        for hit in source:
+            slot = first.get(hit["id"])
+            if slot is None:
+                slot = first[hit["id"]] = len(hits)
+                hits.append(hit)
+            slots.append(slot)
+    totals = np.zeros(len(hits), dtype=np.float32)
+    if slots:  # float32 sums in source order, as Qdrant adds them
+        np.add.at(totals, np.asarray(slots), np.concatenate(parts))
+    order = np.argsort(-totals, kind="stable")  # ties keep first-seen order
+    if limit is not None:
+        order = order[:limit]
+    scores = totals.tolist()
+    return [{**hits[i], "score": scores[i]} for i in order.tolist()]
 
 
 def dbsf(sources: list[list[Hit]]) -> list[Hit]:

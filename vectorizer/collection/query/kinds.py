@@ -20,7 +20,7 @@ import numpy as np
 from qdrant_client.http import models
 
 from vectorizer.collection import config as cfg
-from vectorizer.collection.query.vector_kinds import KindQuery, resolve_kind
+from vectorizer.collection.query.vector_kinds import KindQuery, idf_corpus, resolve_kind
 from vectorizer.collection.recommend import (
     _core_scores,
     average_query,
@@ -103,7 +103,8 @@ class Examples:
 
 
 def resolve(col: Any, lookup: Callable[[str], Any], query: Any, using: str | None,
-            lookup_from: models.LookupLocation | None) -> Resolved:
+            lookup_from: models.LookupLocation | None,
+            params: models.SearchParams | None = None) -> Resolved:
     """Resolve a vector-based query (nearest, recommend, discover, context, relevance
     feedback) or a scroll kind (order_by, sample, none) of one request level."""
     name = using or cfg.DEFAULT_VECTOR
@@ -118,13 +119,15 @@ def resolve(col: Any, lookup: Callable[[str], Any], query: Any, using: str | Non
     if isinstance(query, models.TextQuery):
         if using is None:
             raise BadInput("A text query needs `using` to name the payload field to search")
+        if idf_corpus(params) is not None:
+            raise BadInput("An `idf` corpus is not supported for text queries by this server")
         return Resolved(using, text=query)
     kind = col.vector_kind(name)
     source = col if lookup_from is None else lookup(lookup_from.collection)
     source_vector = (lookup_from.vector if lookup_from is not None and lookup_from.vector
                      else name)
     if kind != "dense":
-        other, exclude = resolve_kind(col, kind, name, query, source, source_vector)
+        other, exclude = resolve_kind(col, kind, name, query, source, source_vector, params)
         return Resolved(name, other=other, exclude=exclude, mmr=getattr(query, "mmr", None))
     params = col.dense_params(name)
     distance = params["distance"]

@@ -170,7 +170,8 @@ class QueryRun:
         if isinstance(query, models.FormulaQuery):
             formula.validate(query)
         elif not isinstance(query, FUSIONS):
-            resolved = resolve(self.col, self.lookup, query, level.using, level.lookup_from)
+            resolved = resolve(self.col, self.lookup, query, level.using, level.lookup_from,
+                               level.params)
             flt = _exclude(flt, resolved.exclude)
         if isinstance(query, models.RrfQuery) and query.rrf.weights is not None and len(
                 query.rrf.weights) != len(children_in):
@@ -246,10 +247,11 @@ class QueryRun:
         depth = node.limit + node.offset
         query = node.query
         if isinstance(query, FUSIONS):
+            # fused lists are sorted: a threshold keeps a prefix, so cutting first is the same
             if isinstance(query, models.RrfQuery):
-                fused = fusion.rrf(sources, query.rrf.k, query.rrf.weights)
+                fused = fusion.rrf(sources, query.rrf.k, query.rrf.weights, depth)
             elif query.fusion == models.Fusion.RRF:
-                fused = fusion.rrf(sources)
+                fused = fusion.rrf(sources, limit=depth)
             else:
                 fused = fusion.dbsf(sources)
             if node.threshold is not None:

@@ -132,11 +132,18 @@ class KindExamples:
         return mv.prepare_query(matrix, self.distance)
 
 
-def _with_idf(col: Any, name: str, queries: list[SparseQuery]) -> list[SparseQuery]:
+def idf_corpus(params: models.SearchParams | None) -> models.Filter | None:
+    """The corpus filter of the `idf` search param (None: the whole collection)."""
+    idf = None if params is None else params.idf
+    return idf.corpus if isinstance(idf, models.IdfCorpusParams) else None
+
+
+def _with_idf(col: Any, name: str, queries: list[SparseQuery],
+              corpus: models.Filter | None) -> list[SparseQuery]:
     if not queries or not col.sparse_uses_idf(name):
         return queries
     dims = np.unique(np.concatenate([q[0] for q in queries]))
-    weights = col.sparse_idf(name, dims)
+    weights = col.sparse_idf(name, dims, corpus)
     return [(q[0], q[1] * weights[np.searchsorted(dims, q[0])]) for q in queries]
 
 
@@ -168,13 +175,15 @@ def _similarity(ex: KindExamples) -> Callable[[Any, np.ndarray, Any], np.ndarray
 
 
 def resolve_kind(col: Any, kind: str, name: str, query: Any, source: Any, source_vector: str,
+                 params: models.SearchParams | None = None,
                  ) -> tuple[KindQuery, list[PointId]]:
     """Resolve a vector query over a sparse or multi-vector `name`; also return the example
-    ids to exclude from the results."""
+    ids to exclude from the results.  `params.idf` may narrow the IDF corpus."""
     ex = KindExamples(col, name, kind, source, source_vector, source is col)
     sim = _similarity(ex)
+    corpus = idf_corpus(params)
     prep: Callable[[list[Any]], list[Any]] = (
-        (lambda qs: _with_idf(col, name, qs)) if kind == "sparse" else (lambda qs: qs))
+        (lambda qs: _with_idf(col, name, qs, corpus)) if kind == "sparse" else (lambda qs: qs))
     out = KindQuery(kind)
     if not isinstance(query, models.NearestQuery | models.RecommendQuery |
                       models.DiscoverQuery | models.ContextQuery |
@@ -304,7 +313,7 @@ def mmr_inputs(ex_kind: str, distance: str, query: Any, stored: list[Any],
 
     def maxsim_all(q: np.ndarray) -> np.ndarray:
         block = mv.core_block(rows, q, distance)
-        return np.maximum.reduceat(block, groups, axis=0).sum(axis=1)
+        return np.maximum.reduceat(block, groups, axis=1).sum(axis=0)
 
     relevance = maxsim_all(mv.prepare_query(query, distance))
     sims = np.stack([maxsim_all(m) for m in mats])
