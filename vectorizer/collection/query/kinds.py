@@ -20,7 +20,12 @@ import numpy as np
 from qdrant_client.http import models
 
 from vectorizer.collection import config as cfg
-from vectorizer.collection.query.vector_kinds import KindQuery, idf_corpus, resolve_kind
+from vectorizer.collection.query.vector_kinds import (
+    KindQuery,
+    idf_corpus,
+    recommend_examples,
+    resolve_kind,
+)
 from vectorizer.collection.recommend import (
     _core_scores,
     average_query,
@@ -154,13 +159,7 @@ def resolve(col: Any, lookup: Callable[[str], Any], query: Any, using: str | Non
 
 
 def _recommend(out: Resolved, ex: Examples, rec: models.RecommendInput, distance: str) -> None:
-    strategy = (rec.strategy or models.RecommendStrategy.AVERAGE_VECTOR).value
-    positive, negative = rec.positive or [], rec.negative or []
-    if strategy == "average_vector" and not positive:
-        raise BadInput("Positive list is empty")
-    if not positive and not negative:
-        raise BadInput("No positive or negative examples given")
-    pos, neg = ex.fetch(list(positive)), ex.fetch(list(negative))
+    strategy, pos, neg = recommend_examples(ex, rec)
     if strategy == "average_vector":
         out.vector = average_query(pos, neg).astype(np.float32)
     else:

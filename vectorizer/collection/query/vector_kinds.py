@@ -40,6 +40,18 @@ SparseQuery = tuple[np.ndarray, np.ndarray]  # sorted int64 dims, float64 weight
 _F32_EPSILON = np.float32(1.1920929e-7)
 
 
+def recommend_examples(ex: Any, rec: models.RecommendInput) -> tuple[str, list, list]:
+    """A recommend input's strategy and its fetched positive and negative examples, or
+    Qdrant's error for examples the strategy cannot use."""
+    strategy = (rec.strategy or models.RecommendStrategy.AVERAGE_VECTOR).value
+    positive, negative = rec.positive or [], rec.negative or []
+    if strategy == "average_vector" and not positive:
+        raise BadInput("Positive list is empty")
+    if not positive and not negative:
+        raise BadInput("No positive or negative examples given")
+    return strategy, ex.fetch(list(positive)), ex.fetch(list(negative))
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return (x / (1.0 + np.abs(x))).astype(np.float32)
 
@@ -195,14 +207,7 @@ def resolve_kind(col: Any, kind: str, name: str, query: Any, source: Any, source
         if query.mmr is not None:  # MMR relevance compares the query as given (no IDF)
             out.mmr_query = raw
     elif isinstance(query, models.RecommendQuery):
-        rec = query.recommend
-        strategy = (rec.strategy or models.RecommendStrategy.AVERAGE_VECTOR).value
-        positive, negative = rec.positive or [], rec.negative or []
-        if strategy == "average_vector" and not positive:
-            raise BadInput("Positive list is empty")
-        if not positive and not negative:
-            raise BadInput("No positive or negative examples given")
-        pos, neg = ex.fetch(list(positive)), ex.fetch(list(negative))
+        strategy, pos, neg = recommend_examples(ex, query.recommend)
         if strategy == "average_vector":
             avg = _sparse_average(pos, neg) if kind == "sparse" else _multi_average(pos, neg)
             _nearest(out, ex, prep([avg])[0])
