@@ -166,6 +166,12 @@ def test_update_errors_match_rest(both: tuple[QdrantClient, QdrantClient],
     assert (status, code) == (400, grpc.StatusCode.INVALID_ARGUMENT)
     assert details == message
     assert rest.count(collection_name).count == 0  # nothing applied
+    code, details = grpc_error(lambda: over_grpc.upsert(collection_name, [
+        models.PointStruct(id=1, vector=[1.0] * DIM),
+        models.PointStruct(id=2, vector=[1.0, float("nan"), 0.0, 0.0])]))
+    assert (code, details) == (grpc.StatusCode.INVALID_ARGUMENT,
+                               "Format error in JSON body: vectors must contain finite numbers")
+    assert rest.count(collection_name).count == 0  # the batch is all or none
     status, message = rest_error(lambda: rest.upsert("missing_" + collection_name, bad))
     code, details = grpc_error(lambda: over_grpc.upsert("missing_" + collection_name, bad))
     assert (status, code, details) == (404, grpc.StatusCode.NOT_FOUND, message)
