@@ -35,6 +35,41 @@ def _search(http: httpx.Client, name: str, query: list[float], **extra) -> list[
     return resp.json()["result"]
 
 
+def test_idle_appendable_tail_is_merged_and_indexed(tmp_path: Path) -> None:
+    """A tail below `indexing_threshold` left after an upload joins the merge optimizer
+    once writes pause (as Qdrant merges its appendable segment): every vector ends up in
+    a graph and the segment count goes back to default_segment_number."""
+    server = ServerProcess(tmp_path / "storage").start()
+    try:
+        http = checked_client(server.url, timeout=60)
+        http.put("/collections/t", json={
+            "vectors": {"size": DIM, "distance": "Cosine"},
+            "optimizers_config": {"indexing_threshold": 20, "default_segment_number": 1},
+        }).raise_for_status()
+        vectors = np.random.default_rng(9).normal(size=(1000, DIM)).astype(np.float32)
+        # 800 points seal into indexed segments; the last 200 (12.5 KB) stay appendable
+        for start, end in ((0, 400), (400, 800), (800, 1000)):
+            http.put("/collections/t/points", params={"wait": "true"}, json={"points": [
+                {"id": i, "vector": vectors[i].tolist()} for i in range(start, end)]},
+            ).raise_for_status()
+            time.sleep(0.5)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            info = http.get("/collections/t").json()["result"]
+            if info["status"] == "green" and info["indexed_vectors_count"] == 1000:
+                break
+            time.sleep(0.2)
+        assert info["indexed_vectors_count"] == info["points_count"] == 1000, info
+        assert info["segments_count"] <= 2  # the merged segment and an empty appendable one
+        assert "rebuilt" in server.logs()
+        query = vectors[999].tolist()
+        hits = _search(http, "t", query, params={"exact": True})
+        assert hits[0]["id"] == 999
+        assert _search(http, "t", query)[0]["id"] == 999
+    finally:
+        server.stop()
+
+
 def test_optimizer_indexes_and_search_keeps_recall(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path / "storage").start()
     try:

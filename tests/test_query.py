@@ -297,9 +297,10 @@ def test_errors_answer_as_qdrant_and_change_nothing(setup, server, client) -> No
         ({"query": {"fusion": "rrf"}}, "cannot apply Fusion without prefetches"),
         ({"prefetch": [{"query": v, "using": "Dot"}], "query": {"rrf": {"weights": [1, 2]}}},
          "Number of weights in RRF should match number of pre-fetches"),
-        ({"query": {"indices": [1], "values": [1.0]}, "using": "Dot"}, "not supported yet"),
-        ({"query": [[1.0] * DIM, [2.0] * DIM], "using": "Dot"}, "not supported yet"),
-        ({"query": {"text": "hello"}, "using": "kw"}, "not supported yet"),
+        ({"query": {"indices": [1], "values": [1.0]}, "using": "Dot"},
+         "Conversion between sparse and regular vectors failed"),
+        ({"query": [[1.0] * DIM, [2.0] * DIM], "using": "Dot"},
+         "Conversion between multi and regular vectors failed"),
         ({"query": {"nearest": 123456}, "using": "Dot"}, "No point with id 123456 found"),
     ]
     for body, message in cases:

@@ -42,11 +42,11 @@ def _add_server_flags(parser: argparse.ArgumentParser, suppress: bool) -> None:
         help="Same as telemetry_disabled: true (Vectorizer never sends telemetry anywhere)")
     parser.add_argument(
         "--snapshot", "--collection-snapshot", metavar="PATH:NAME", action="append",
-        default=default(None), help="Recover a collection from a snapshot at start-up "
-                                    "(not supported yet)")
+        default=default(None), help="Recover a collection from a snapshot file at start-up "
+                                    "(repeatable)")
     parser.add_argument(
         "--storage-snapshot", metavar="PATH", default=default(None),
-        help="Recover the whole storage from a snapshot at start-up (not supported yet)")
+        help="Recover every collection and alias from a full storage snapshot at start-up")
     parser.add_argument(
         "-f", "--force-snapshot", action="store_true", default=default(False),
         help="With --snapshot/--storage-snapshot: replace existing collections")
@@ -104,10 +104,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.stacktrace:  # Qdrant's stack-trace collector helper: nothing to do here
         return 0
-    if args.snapshot or args.storage_snapshot:
-        flag = "--snapshot" if args.snapshot else "--storage-snapshot"
-        return _error(f"{flag} is not supported yet; start the server and recover through "
-                      "the snapshot API once it is available")
     try:
         settings = load_settings(args.config_path)
     except SettingsError as exc:
@@ -119,6 +115,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "config":
         _print_config(settings)
         return 0
+
+    if args.snapshot or args.storage_snapshot:
+        from vectorizer.common.errors import VectorizerError
+        from vectorizer.storage.snapshots.startup import recover_at_startup
+
+        try:
+            names = recover_at_startup(settings, list(args.snapshot or []),
+                                       args.storage_snapshot, bool(args.force_snapshot))
+        except (VectorizerError, OSError) as exc:
+            return _error(f"snapshot recovery failed: {exc}")
+        print(f"vectorizer: recovered {', '.join(names) or 'nothing'} from snapshots",
+              file=sys.stderr)
 
     from vectorizer import server  # lazy: keeps `--version` and `config` light
     from vectorizer.shard.wal import WalCorruption

@@ -161,6 +161,9 @@ class SnapshotsConfig(_Section):
 
     snapshots_storage: Literal["local", "s3"] = "local"
     s3_config: S3Config | None = None
+    # Vectorizer: when set, recovery URLs must match one of these hosts / IPs / CIDR networks,
+    # and may reach loopback, link-local or private addresses only through an IP/CIDR entry.
+    recovery_url_allowlist: list[str] | None = None
 
 
 class WalConfig(_Section):

@@ -400,12 +400,13 @@ def test_cli_bad_config_exits_1_without_traceback(monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.parametrize("flag", [["--snapshot", "a.snapshot:c"], ["--storage-snapshot", "s"]])
-def test_cli_snapshot_flags_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                    capsys: pytest.CaptureFixture[str], flag: list[str]) -> None:
+def test_cli_snapshot_flags_need_a_snapshot_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str],
+                                               flag: list[str]) -> None:
     monkeypatch.chdir(tmp_path)
     calls = _fake_run(monkeypatch)
     assert cli_module.main(flag) == 1
-    assert "not supported yet" in capsys.readouterr().err
+    assert "is not a file" in capsys.readouterr().err
     assert calls == []
 
 

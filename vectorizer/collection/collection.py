@@ -33,6 +33,7 @@ from vectorizer.shard.wal import fsync_dir
 log = logging.getLogger(__name__)
 
 ShardKey = str | int
+SPARSE_FULL_SCAN_THRESHOLD = 5000  # Qdrant's default for sparse indexes (points)
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
@@ -164,6 +165,11 @@ class Collection:
     @classmethod
     def open(cls, name: str, path: Path) -> Collection:
         meta = orjson.loads((path / "collection.json").read_bytes())
+        for child in path.iterdir():  # a shard snapshot recovery that did not finish
+            if child.name.startswith(".tmp-"):
+                import shutil
+
+                shutil.rmtree(child, ignore_errors=True)
         col = cls(name, path, meta["config"], meta.get("created_at"))
         for key_json, shard_ids in meta.get("shard_keys", {}).items():
             col.shard_keys[key_json] = shard_ids
@@ -343,6 +349,10 @@ class Collection:
     def _operation_id(self) -> int:
         return sum(shard.applied_op for shard in self.shards.values())
 
+    def operation_id(self) -> int:
+        """The collection's current operation id (the sum of its shards' WAL positions)."""
+        return self._operation_id()
+
     def _split(self, op: ops.Operation, targets: list[int]) -> list[tuple[int, ops.Operation]]:
         """The sub-operation each target shard gets (points routed by id hash)."""
         if len(targets) == 1:
@@ -434,9 +444,35 @@ class Collection:
                 quantization=sp.quantization if sp else None, acorn=sp.acorn if sp else None)
             for i, chunks in enumerate(per_query):
                 found[i].extend((shard_id, chunk) for chunk in chunks)
-        return [self._wire_page(_best_hits(chunks, r.offset + r.limit, r.threshold, distance)
-                                [r.offset:], r.with_payload, r.with_vectors)
-                for chunks, r in zip(found, requests, strict=True)]
+        pages = []
+        for chunks, r in zip(found, requests, strict=True):
+            page = self._bare_page(chunks, r) if len(chunks) == 1 else None
+            if page is None:
+                page = self._wire_page(_best_hits(chunks, r.offset + r.limit, r.threshold,
+                                                  distance)[r.offset:],
+                                       r.with_payload, r.with_vectors)
+            pages.append(page)
+        return pages
+
+    def _bare_page(self, chunks: list[tuple[int, SegmentHits]], req: DenseSearch,
+                   ) -> list[dict[str, Any]] | None:
+        """The page of a search answered by one segment, without payloads or vectors, built
+        straight from its ordered hits; None when the general path is needed (a score
+        threshold, selectors, shard keys, or equal scores that ids must order)."""
+        if req.threshold is not None or req.with_payload is not None or req.with_vectors or \
+                self.custom_sharding:
+            return None
+        shard_id, (seg, scores, offs) = chunks[0]
+        window = scores[:req.offset + req.limit + 1].tolist()
+        if len(set(window)) < len(window):
+            return None
+        cut = slice(req.offset, req.offset + req.limit)
+        values, offs = window[cut], offs[cut]
+        with self.shards[shard_id].lock:
+            ids = seg.ids
+            versions = seg.versions[offs].tolist()
+            return [{"id": ids[o], "payload": None, "vector": None, "version": v, "score": sc}
+                    for o, v, sc in zip(offs.tolist(), versions, values, strict=True)]
 
     def _scored_page(self, hits: list[tuple[float, int, Any, int]], higher_better: bool,
                      offset: int, limit: int, with_payload: PayloadFn | None,
@@ -493,9 +529,109 @@ class Collection:
             raise BadInput(f"Not existing vector name error: {vector_name}")
         return params
 
+    def vector_kind(self, vector_name: str) -> str:
+        """"dense", "sparse" or "multi" for an existing vector, else Qdrant's error."""
+        if vector_name in cfg.sparse_params(self.config):
+            return "sparse"
+        params = cfg.named_dense_params(self.config).get(vector_name)
+        if params is None:
+            raise BadInput(f"Not existing vector name error: {vector_name}")
+        return "multi" if params.get("multivector_config") else "dense"
+
+    def vector_params(self, vector_name: str) -> dict[str, Any]:
+        """The params of a dense or multi `vector_name` (size, distance, ...)."""
+        params = cfg.named_dense_params(self.config).get(vector_name)
+        if params is None:
+            raise BadInput(f"Not existing vector name error: {vector_name}")
+        return params
+
+    def sparse_uses_idf(self, vector_name: str) -> bool:
+        params = cfg.sparse_params(self.config).get(vector_name) or {}
+        return params.get("modifier") == "idf"
+
+    def sparse_idf(self, vector_name: str, dims: np.ndarray) -> np.ndarray:
+        """IDF of each sorted dimension over the collection's current points holding the
+        sparse vector: ln(1 + (N - n + 0.5) / (n + 0.5)), as Qdrant's modifier."""
+        total, df = 0, np.zeros(len(dims), dtype=np.int64)
+        for shard in self.shards.values():
+            n, counts = shard.sparse_stats(vector_name, dims)
+            total += n
+            df += counts
+        return np.log(1.0 + (total - df + 0.5) / (df + 0.5))
+
+    def search_sparse(self, vector_name: str, query: tuple[np.ndarray, np.ndarray],
+                      flt: models.Filter | None, limit: int, offset: int,
+                      threshold: float | None, with_payload: PayloadFn | None,
+                      with_vectors: bool | list[str], shard_key: Any = None,
+                      ) -> list[dict[str, Any]]:
+        """Points sharing a dimension with a prepared sparse query (sorted, IDF applied),
+        by dot product."""
+        index = (cfg.sparse_params(self.config).get(vector_name) or {}).get("index") or {}
+        full_scan = index.get("full_scan_threshold")
+        full_scan = SPARSE_FULL_SCAN_THRESHOLD if full_scan is None else int(full_scan)
+        q_idx, q_val = query
+        return self._segment_hits_page(
+            lambda shard: shard.search_sparse(vector_name, q_idx, q_val, flt, limit + offset,
+                                              full_scan),
+            dist.DOT, limit, offset, threshold, with_payload, with_vectors, shard_key)
+
+    def score_candidates_page(self, vector_name: str, scorer: Any, higher_better: bool,
+                              flt: models.Filter | None, limit: int, offset: int,
+                              threshold: float | None, with_payload: PayloadFn | None,
+                              with_vectors: bool | list[str], shard_key: Any = None,
+                              ) -> list[dict[str, Any]]:
+        """A page of points ranked by `scorer(storage, offsets)` over their sparse or multi
+        `vector_name` vectors."""
+        return self._segment_hits_page(
+            lambda shard: shard.score_candidates(vector_name, scorer, flt, limit + offset,
+                                                 higher_better),
+            dist.DOT if higher_better else dist.EUCLID, limit, offset, threshold,
+            with_payload, with_vectors, shard_key)
+
+    def _segment_hits_page(self, fetch: Any, order: str, limit: int, offset: int,
+                           threshold: float | None, with_payload: PayloadFn | None,
+                           with_vectors: bool | list[str], shard_key: Any,
+                           ) -> list[dict[str, Any]]:
+        if isinstance(with_vectors, list):
+            self._check_vector_names(with_vectors)
+        chunks = [(shard_id, hits) for shard_id in self.read_shards(shard_key)
+                  for hits in fetch(self.shards[shard_id])]
+        return self._wire_page(_best_hits(chunks, offset + limit, threshold, order)[offset:],
+                               with_payload, with_vectors)
+
+    def text_search(self, field: str, query: models.TextQuery, flt: models.Filter | None,
+                    limit: int, offset: int, threshold: float | None,
+                    with_payload: PayloadFn | None, with_vectors: bool | list[str],
+                    shard_key: Any = None) -> list[dict[str, Any]]:
+        """The `text` query: BM25 over the text index (with `scoring`) of payload `field`,
+        statistics over the whole collection, `k` / `b` from the query."""
+        tokenizer = None
+        for shard in self.shards.values():
+            with shard.lock:
+                found = shard.text_indexes(field)
+            if found:
+                tokenizer = found[0][1]
+                break
+        if tokenizer is None:
+            raise BadInput(f"A text query needs a text index with `scoring` on `{field}`")
+        text, k1, b = _text_params(query)
+        tokens = list(dict.fromkeys(tokenizer.tokenize_query(text)))
+        docs, total, df = 0, 0, np.zeros(len(tokens), dtype=np.int64)
+        for shard in self.shards.values():
+            n, length, counts = shard.text_stats(field, tokens)
+            docs, total, df = docs + n, total + length, df + counts
+        if not tokens or not docs:
+            return []
+        idf = np.log(1.0 + (docs - df + 0.5) / (df + 0.5))
+        avg = total / docs
+        return self._segment_hits_page(
+            lambda shard: shard.text_search(field, tokens, idf, avg, k1, b, flt,
+                                            limit + offset),
+            dist.DOT, limit, offset, threshold, with_payload, with_vectors, shard_key)
+
     def example_vectors(self, vector_name: str, ids: list[PointId]) -> dict[PointId, list]:
         """The stored `vector_name` vectors of `ids` (recommendation examples)."""
-        self.dense_params(vector_name)
+        self.vector_kind(vector_name)
         found = {}
         for rec in self.retrieve(ids, None, [vector_name]):
             vec = rec["vector"]
@@ -736,6 +872,20 @@ class Collection:
             local.append(entry)
         return {"peer_id": peer_id, "shard_count": len(self.shards), "local_shards": local,
                 "remote_shards": [], "shard_transfers": []}
+
+
+def _text_params(query: models.TextQuery) -> tuple[str, float, float]:
+    """Text, k1 and b of a `text` query, or Qdrant's validation error."""
+    if isinstance(query.text, str):
+        return query.text, 1.2, 0.75
+    bm25 = query.text.scoring.bm25 if query.text.scoring is not None else models.Bm25Params()
+    k1 = 1.2 if bm25.k is None else bm25.k
+    b = 0.75 if bm25.b is None else bm25.b
+    if k1 < 0:
+        raise BadInput(f"BM25 k value {k1} is invalid. Must be 0.0 or larger.")
+    if not 0 <= b <= 1:
+        raise BadInput(f"BM25 b value {b} is invalid. Must be from 0.0 to 1.0.")
+    return query.text.query, k1, b
 
 
 def _with_ids(op: Any, ids: list[PointId]) -> Any:

@@ -159,8 +159,10 @@ def vector_specs(config: dict[str, Any]) -> dict[str, VectorSpec]:
         specs[name] = VectorSpec(kind=kind, dim=params["size"], datatype=datatype,
                                  normalize=params.get("distance") == "Cosine",
                                  on_disk=on_disk and kind == "dense")
-    for name in sparse_params(config):
-        specs[name] = VectorSpec(kind="sparse")
+    for name, params in sparse_params(config).items():
+        index = (params or {}).get("index") or {}
+        specs[name] = VectorSpec(kind="sparse", on_disk=bool(index.get("on_disk")) or
+                                 index.get("memory") == "cold")
     return specs
 
 

@@ -16,6 +16,7 @@ from vectorizer.collection.config import DEFAULT_VECTOR
 from vectorizer.collection.operations import DenseColumn, PointsBatch
 from vectorizer.common.errors import BadInput, FormatError, ValidationError
 from vectorizer.common.point_id import normalize_point_id
+from vectorizer.index import bm25
 from vectorizer.segment.segment import VectorSpec
 
 
@@ -50,10 +51,8 @@ class _Collector:
                 self.sparse.setdefault(name, {})[row] = parse_sparse(value, path)
                 return
             if "model" in value or "text" in value or "image" in value or "object" in value:
-                raise BadInput(
-                    f"Inference of `{value.get('model')}` is not available on this server: "
-                    "send vectors instead of documents"
-                )
+                self.sparse.setdefault(name, {})[row] = embed_document(value, spec, name)
+                return
             raise _format_error(f"{path}: unknown vector format")
         if not isinstance(value, list):
             raise _format_error(f"{path}: expected a vector, got {type(value).__name__}")
@@ -101,6 +100,23 @@ class _Collector:
             out[name] = DenseColumn(rows=np.asarray(self.dense_rows[name], dtype=np.int64),
                                     data=matrix)
         return out
+
+
+def embed_document(value: dict[str, Any], spec: VectorSpec | None,
+                   name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Server-side inference of an upserted `Document`: the built-in `qdrant/bm25` model
+    turns its text into a sparse vector; any other model or input gets Qdrant's error."""
+    if "text" not in value:
+        raise bm25.model_error(str(value.get("model")))
+    text, model, options = bm25.document_model(value)
+    if not bm25.is_bm25(model):
+        raise bm25.model_error(model)
+    if spec is None:
+        raise _name_error(name)
+    if spec.kind != "sparse":
+        raise BadInput(f"model `{model}` produces sparse vectors, but vector "
+                       f"`{name}` is not sparse")
+    return bm25.bm25_for(options).doc_embed(text)
 
 
 def parse_sparse(value: dict[str, Any], path: str) -> tuple[np.ndarray, np.ndarray]:

@@ -40,6 +40,19 @@ _METRICS = {COSINE: faiss.METRIC_INNER_PRODUCT, DOT: faiss.METRIC_INNER_PRODUCT,
 INDEX_FILE = "hnsw.faiss"
 META_FILE = "hnsw.json"
 CODEC_FILE = "hnsw_codec.npz"
+_MAX_AUTO_THREADS = 8  # Qdrant: more threads rarely help and risk disconnected graphs
+
+
+def indexing_threads(max_indexing_threads: int) -> int:
+    """Threads for a graph build, as Qdrant picks them: `max_indexing_threads` when set,
+    else ("auto", 0) every CPU up to 8, CPUs counted from `QDRANT_NUM_CPUS` when set."""
+    if max_indexing_threads > 0:
+        return int(max_indexing_threads)
+    try:
+        cpus = int(os.environ.get("QDRANT_NUM_CPUS", "0"))
+    except ValueError:
+        cpus = 0
+    return min(max(cpus if cpus > 0 else os.cpu_count() or 1, 1), _MAX_AUTO_THREADS)
 
 
 class HnswIndex:
@@ -90,8 +103,7 @@ class HnswIndex:
               threads: int = 0, spec: QuantSpec | None = None) -> HnswIndex:
         """Build the graph over `data` and the codes `spec` asks for."""
         spec = spec or QuantSpec()
-        # Qdrant's `max_indexing_threads: 0` is "auto": leave one CPU for requests.
-        faiss.omp_set_num_threads(threads if threads > 0 else max(1, (os.cpu_count() or 1) - 1))
+        faiss.omp_set_num_threads(indexing_threads(threads))
         m = max(int(m), 2)
         x = np.ascontiguousarray(data, dtype=np.float32)
         if _rotates(spec, distance):

@@ -17,6 +17,7 @@ from vectorizer.index.payload.field_indexes import PayloadFieldIndexes
 from vectorizer.segment.segment import Segment
 from vectorizer.segment.vector_storage import (
     DenseVectorStorage,
+    SparseVectorStorage,
     storage_from_meta,
     storage_meta,
 )
@@ -74,7 +75,7 @@ def map_on_disk_vectors(segment: Segment, directory: Path) -> None:
         return
     for i, name in enumerate(segment.vectors):
         storage = segment.vectors[name]
-        if isinstance(storage, DenseVectorStorage) and storage.on_disk:
+        if isinstance(storage, DenseVectorStorage | SparseVectorStorage) and storage.on_disk:
             storage.load(directory / "vectors" / str(i))
 
 

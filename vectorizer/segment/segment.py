@@ -383,8 +383,8 @@ class Segment:
                 batch.dense[name] = DenseColumn(
                     rows=pos[has], data=storage.rows(offs[has]).astype(np.float32))
             elif isinstance(storage, SparseVectorStorage):
-                batch.sparse[name] = {i: storage.vectors[o] for i, o in enumerate(offsets)
-                                      if o in storage.vectors}
+                batch.sparse[name] = {i: v for i, o in enumerate(offsets)
+                                      if (v := storage.raw(o)) is not None}
             elif isinstance(storage, MultiVectorStorage):
                 batch.multi[name] = {i: v for i, o in enumerate(offsets)
                                      if (v := storage.raw(o)) is not None}

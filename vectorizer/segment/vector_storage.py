@@ -1,7 +1,8 @@
 """Per-name vector storage inside a segment: dense, sparse and multi-vectors by offset.
 
 Dense vectors live in one growable matrix at the configured datatype
-(float32, float16 or uint8); sparse and multi-vectors in per-offset arrays.
+(float32, float16 or uint8); sparse vectors (`index/sparse.py`) and multi-vectors
+(`index/multivector.py`) in columnar arrays.
 Every storage keeps a presence mask so a point may lack a named vector.
 """
 
@@ -14,7 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from vectorizer.index import distance as dist
+from vectorizer.index.multivector import MultiVectorStorage
 from vectorizer.index.quantization import TurboCodec
+from vectorizer.index.sparse import SparseVectorStorage
 
 _DTYPES = {"float32": np.float32, "float16": np.float16, "uint8": np.uint8}
 
@@ -118,6 +121,12 @@ class DenseVectorStorage:
             len(offsets), self.dim)
         return out
 
+    def plain_rows(self) -> np.ndarray | None:
+        """The float32 matrix when it is held in RAM (rows index it directly), else None."""
+        if self._fd is None and self.rows_are_vectors and self.data.dtype == np.float32:
+            return self.data
+        return None
+
     def matrix(self, n: int) -> np.ndarray:
         """Rows 0..n-1 as numbers (float32, float16 or uint8), for building an index."""
         return self.data[:n]
@@ -214,130 +223,13 @@ class TurboVectorStorage(DenseVectorStorage):
         self.scales = np.load(directory / "scales.npy", allow_pickle=False)
 
 
-class SparseVectorStorage:
-    """Sparse vectors (sorted indices, values) by offset."""
-
-    kind = "sparse"
-
-    def __init__(self) -> None:
-        self.vectors: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-    def set(self, offset: int, indices: np.ndarray, values: np.ndarray) -> None:
-        self.vectors[offset] = (indices, values)
-
-    def delete(self, offset: int) -> None:
-        self.vectors.pop(offset, None)
-
-    def get(self, offset: int) -> dict[str, list] | None:
-        vec = self.vectors.get(offset)
-        if vec is None:
-            return None
-        return {"indices": vec[0].tolist(), "values": vec[1].tolist()}
-
-    def has(self, offset: int) -> bool:
-        return offset in self.vectors
-
-    def present_mask(self, n: int) -> np.ndarray:
-        mask = np.zeros(n, dtype=bool)
-        if self.vectors:
-            offs = np.fromiter(self.vectors.keys(), dtype=np.int64)
-            mask[offs[offs < n]] = True
-        return mask
-
-    def save(self, directory: Path, n: int) -> None:
-        offsets = sorted(o for o in self.vectors if o < n)
-        lengths = np.array([len(self.vectors[o][0]) for o in offsets], dtype=np.int64)
-        idx = [self.vectors[o][0] for o in offsets]
-        val = [self.vectors[o][1] for o in offsets]
-        np.save(directory / "offsets.npy", np.array(offsets, dtype=np.int64))
-        np.save(directory / "lengths.npy", lengths)
-        np.save(directory / "indices.npy",
-                np.concatenate(idx) if idx else np.zeros(0, np.uint32))
-        np.save(directory / "values.npy",
-                np.concatenate(val) if val else np.zeros(0, np.float32))
-
-    def load(self, directory: Path) -> None:
-        offsets = np.load(directory / "offsets.npy")
-        lengths = np.load(directory / "lengths.npy")
-        indices = np.load(directory / "indices.npy")
-        values = np.load(directory / "values.npy")
-        bounds = np.concatenate([[0], np.cumsum(lengths)])
-        self.vectors = {
-            int(o): (indices[bounds[i] : bounds[i + 1]], values[bounds[i] : bounds[i + 1]])
-            for i, o in enumerate(offsets)
-        }
-
-
-class MultiVectorStorage:
-    """Multi-vectors (a matrix of sub-vectors per point) by offset."""
-
-    kind = "multi"
-
-    def __init__(self, dim: int, datatype: str = "float32", normalize: bool = False) -> None:
-        self.dim = dim
-        self.datatype = datatype
-        self.normalize = normalize and datatype != "uint8"
-        self.vectors: dict[int, np.ndarray] = {}
-
-    def set(self, offset: int, matrix: np.ndarray) -> None:
-        if self.normalize:
-            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-            norms[norms == 0] = 1.0
-            matrix = matrix / norms
-        if self.datatype == "uint8":
-            matrix = np.clip(matrix, 0, 255).astype(np.uint8)
-        else:  # turbo datatypes keep multi-vectors as float32
-            matrix = matrix.astype(_DTYPES.get(self.datatype, np.float32), copy=False)
-        self.vectors[offset] = matrix
-
-    def delete(self, offset: int) -> None:
-        self.vectors.pop(offset, None)
-
-    def get(self, offset: int) -> list[list[float]] | None:
-        vec = self.vectors.get(offset)
-        return None if vec is None else vec.astype(np.float32).tolist()
-
-    def raw(self, offset: int) -> np.ndarray | None:
-        """The stored matrix as float32 (for copying a point to another segment)."""
-        vec = self.vectors.get(offset)
-        return None if vec is None else vec.astype(np.float32)
-
-    def has(self, offset: int) -> bool:
-        return offset in self.vectors
-
-    def present_mask(self, n: int) -> np.ndarray:
-        mask = np.zeros(n, dtype=bool)
-        if self.vectors:
-            offs = np.fromiter(self.vectors.keys(), dtype=np.int64)
-            mask[offs[offs < n]] = True
-        return mask
-
-    def save(self, directory: Path, n: int) -> None:
-        offsets = sorted(o for o in self.vectors if o < n)
-        counts = np.array([self.vectors[o].shape[0] for o in offsets], dtype=np.int64)
-        mats = [self.vectors[o] for o in offsets]
-        np.save(directory / "offsets.npy", np.array(offsets, dtype=np.int64))
-        np.save(directory / "counts.npy", counts)
-        np.save(directory / "data.npy",
-                np.concatenate(mats) if mats else np.zeros((0, self.dim),
-                                                           _DTYPES.get(self.datatype,
-                                                                       np.float32)))
-
-    def load(self, directory: Path) -> None:
-        offsets = np.load(directory / "offsets.npy")
-        counts = np.load(directory / "counts.npy")
-        data = np.load(directory / "data.npy")
-        bounds = np.concatenate([[0], np.cumsum(counts)])
-        self.vectors = {int(o): data[bounds[i] : bounds[i + 1]] for i, o in enumerate(offsets)}
-
-
 VectorStorage = DenseVectorStorage | SparseVectorStorage | MultiVectorStorage  # turbo: a dense
 
 
 def storage_meta(storage: VectorStorage) -> dict:
     """Just enough to rebuild an empty storage of the same shape before `load`."""
     if isinstance(storage, SparseVectorStorage):
-        return {"kind": "sparse"}
+        return {"kind": "sparse", "on_disk": True} if storage.on_disk else {"kind": "sparse"}
     meta = {"kind": storage.kind, "dim": storage.dim, "datatype": storage.datatype,
             "normalize": storage.normalize}
     if isinstance(storage, DenseVectorStorage) and storage.on_disk:
@@ -349,7 +241,7 @@ def new_storage(kind: str, dim: int = 0, datatype: str = "float32", normalize: b
                 on_disk: bool = False) -> VectorStorage:
     """An empty storage for a vector of `kind` ("dense", "sparse" or "multi")."""
     if kind == "sparse":
-        return SparseVectorStorage()
+        return SparseVectorStorage(on_disk)
     if kind == "multi":
         return MultiVectorStorage(dim, datatype, normalize)
     if datatype.startswith("turbo"):

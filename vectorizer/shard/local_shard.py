@@ -31,10 +31,12 @@ from vectorizer.common.point_id import PointId, point_id_sort_key
 from vectorizer.filter.compiler import facet_counts, filter_mask
 from vectorizer.index import distance as dist
 from vectorizer.index.hnsw import HnswIndex
+from vectorizer.index.payload.text import ranking
+from vectorizer.index.payload.text.index import TextIndex
 from vectorizer.index.quantization import QuantSpec
 from vectorizer.segment.persistence import load_segment, map_on_disk_vectors, save_segment
 from vectorizer.segment.segment import CandidateRows, Segment, VectorSpec
-from vectorizer.segment.vector_storage import DenseVectorStorage
+from vectorizer.segment.vector_storage import DenseVectorStorage, SparseVectorStorage
 from vectorizer.shard.wal import WriteAheadLog, fsync_dir
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
     tmp.replace(path)
     fsync_dir(path.parent)
+
+
+class ShardClosed(VectorizerError):
+    """A write reached a shard that a recovery replaced or a delete removed (503)."""
+
+    status_code = 503
+    prefix = "Service unavailable: "
+    grpc_code = "UNAVAILABLE"
 
 
 class DensePlan(NamedTuple):
@@ -99,6 +109,9 @@ class LocalShard:
         self.index_config: dict[str, Any] = {}
         self.running: dict[str, Any] | None = None  # the optimization in progress
         self.completed: list[dict[str, Any]] = []  # finished ones, newest last (bounded)
+        self.last_write = 0.0  # time.monotonic() of the last applied update
+        self.pinned: dict[str, int] = {}  # segment dirs a snapshot is reading (refcounts)
+        self.closed = False  # set when the shard is replaced or dropped: no more writes
         self._load_state()
         self.wal = WriteAheadLog(path / "wal", wal_capacity_mb * 1024 * 1024)
         self.wal.set_floor(self.flushed_op)
@@ -166,10 +179,13 @@ class LocalShard:
         """Check `op`, append it to the WAL and apply it; return its WAL op number."""
         payload = ops.encode_operation(op)
         with self.lock:
+            if self.closed:
+                raise ShardClosed(f"Shard {self.shard_id} was replaced or removed; retry")
             self.precheck(op)
             op_num = self.wal.append(payload)
             self._apply(op_num, op)
             self.applied_op = op_num
+            self.last_write = time.monotonic()
         return op_num
 
     def wait_durable(self, op_num: int) -> None:
@@ -338,6 +354,8 @@ class LocalShard:
         sealed segment exactly.  Returns True if it did something.
         """
         with self.lock:
+            if self.closed:
+                return False
             threshold = self.index_config.get("indexing_threshold_kb") or 0
             appendable = self.appendable
             if threshold and appendable.points_count and \
@@ -350,6 +368,10 @@ class LocalShard:
                 sources = self._merge_candidates()
                 if not sources:
                     return False
+                if appendable in sources:  # it stops taking writes before the copy
+                    appendable.sealed = True
+                    appendable.dirty = True
+                    self.segments.append(self._new_appendable())
                 return self._rebuild(sources)
             seg, name = todo[0]
             params = self.index_config["vectors"][name]
@@ -437,20 +459,35 @@ class LocalShard:
                     deleted > opt.get("deleted_threshold", 0.2) * seg.num_offsets:
                 return [seg]
         target = opt.get("default_segment_number") or os.cpu_count() or 1
-        if len(sealed) <= target:
+        pool = sealed + ([self.appendable] if sealed and self._tail_mergeable() else [])
+        if len(pool) <= target:
             return []
         max_kb = opt.get("max_segment_size") or 0
         chosen: list[Segment] = []
         total = 0
-        for seg in sorted(sealed, key=lambda x: x.points_count):
+        for seg in sorted(pool, key=lambda x: x.points_count):
             size = seg.vector_bytes()
             if chosen and max_kb and total + size > max_kb * 1024:
                 break
             chosen.append(seg)
             total += size
-            if len(sealed) - len(chosen) + 1 <= target:
+            if len(pool) - len(chosen) + 1 <= target:
                 break
         return chosen if len(chosen) >= 2 else []
+
+    def _tail_mergeable(self) -> bool:
+        """Whether the appendable segment joins the merge candidates, as in Qdrant's merge
+        optimizer (it then seals, and a new appendable segment takes the writes).
+
+        Only once writes have paused for `_TAIL_IDLE_SEC` (an ongoing upload would otherwise
+        rebuild a segment after every batch) and when it holds enough vectors that scoring
+        it exactly costs more than a graph search (`_TAIL_MIN_SHARE` of the threshold).
+        """
+        tail = self.appendable
+        threshold = self.index_config.get("indexing_threshold_kb") or 0
+        return bool(tail.points_count and threshold and
+                    tail.vector_bytes() >= _TAIL_MIN_SHARE * threshold * 1024 and
+                    time.monotonic() - self.last_write >= _TAIL_IDLE_SEC)
 
     def _rebuild(self, sources: list[Segment]) -> bool:
         """Merge (or vacuum) `sources` into one new indexed segment, off the lock.
@@ -562,7 +599,8 @@ class LocalShard:
     def flush(self) -> None:
         """Persist dirty segments atomically and drop the WAL they cover."""
         with self.lock:
-            if not any(s.dirty for s in self.segments) and self.flushed_op == self.applied_op:
+            if self.closed or (not any(s.dirty for s in self.segments)
+                               and self.flushed_op == self.applied_op):
                 return
             started = time.perf_counter()
             new_dirs = []
@@ -581,9 +619,7 @@ class LocalShard:
             _write_atomic(self.path / STATE_FILE,
                           orjson.dumps({"op_num": op_num, "segments": new_dirs}))
             live = set(new_dirs)
-            for child in (self.path / "segments").iterdir():
-                if child.name not in live:  # replaced, merged away, or an old copy
-                    shutil.rmtree(child, ignore_errors=True)
+            self._remove_unused_segment_dirs(live)
             for seg, dir_name in zip(self.segments, new_dirs, strict=True):
                 seg.dirty = False
                 seg.dir_name = dir_name
@@ -591,6 +627,35 @@ class LocalShard:
             self.wal.truncate_until(op_num)
             log.debug("shard %s flushed up to op %d in %.3fs", self.path, op_num,
                       time.perf_counter() - started)
+
+    def _remove_unused_segment_dirs(self, live: set[str]) -> None:
+        for child in (self.path / "segments").iterdir():
+            if child.name not in live and child.name not in self.pinned:
+                shutil.rmtree(child, ignore_errors=True)  # replaced, merged away, old copy
+
+    def pin(self, dir_names: list[str]) -> None:
+        """Keep these segment directories on disk until `unpin` (a snapshot reads them)."""
+        with self.lock:
+            for name in dir_names:
+                self.pinned[name] = self.pinned.get(name, 0) + 1
+
+    def unpin(self, dir_names: list[str]) -> None:
+        with self.lock:
+            for name in dir_names:
+                left = self.pinned.get(name, 0) - 1
+                if left > 0:
+                    self.pinned[name] = left
+                else:
+                    self.pinned.pop(name, None)
+            if not self.closed:
+                self._remove_unused_segment_dirs({s.dir_name for s in self.segments
+                                                  if s.dir_name is not None})
+
+    def retire(self) -> None:
+        """Stop this shard for good without flushing (its directory is being replaced)."""
+        with self.lock:
+            self.closed = True
+            self.wal.close()
 
     def close(self) -> None:
         self.flush()
@@ -714,16 +779,34 @@ class LocalShard:
             if ann is not None:
                 wanted, rescore = _wanted(ann, limit, seg_ef, quantization)
                 ids, approx = ann.search_many(queries, wanted, bits, seg_ef)
+                # Float32 rows in RAM under a similarity: rescore with one product each.
+                plain = storage.plain_rows() if rescore and dist.higher_is_better(distance) \
+                    else None
                 for i, query in enumerate(queries):
                     offs = ids[i]
                     near = None if approx is None else approx[i]
-                    if len(offs) and offs.min() < 0:  # faiss pads missing results with -1
+                    if len(offs) and offs[-1] < 0:  # faiss pads missing results with -1
                         keep = offs >= 0
                         offs = offs[keep]
                         near = None if near is None else near[keep]
-                    values = _rescored(ann, storage, query, distance, offs, near, rescore)
+                    if plain is not None:
+                        values = plain[offs] @ query
+                    else:
+                        values = _rescored(ann, storage, query, distance, offs, near, rescore)
                     best = dist.top_k(values, limit, distance)
                     found[i].append(SegmentHits(seg, values[best], offs[best]))
+            elif rows.vectors is None and _mostly_candidates(rows, storage):
+                # Most rows are candidates: score the whole block in place (a gather would
+                # copy it first) and rule the others out by their score.
+                n = len(rows.mask)
+                matrix = dist.scores_many(storage.plain_rows()[:n], queries, distance)
+                if rows.count < n:
+                    matrix[:, ~rows.mask] = -np.inf if dist.higher_is_better(distance) \
+                        else np.inf
+                k = min(limit, rows.count)
+                for i in range(len(queries)):
+                    best = dist.top_k(matrix[i], k, distance)
+                    found[i].append(SegmentHits(seg, matrix[i][best], best))
             else:
                 offs = rows.offsets
                 matrix = storage.scores_many(offs, queries, distance) if rows.vectors is None \
@@ -761,6 +844,108 @@ class LocalShard:
                 offs, values = offs[keep], values[keep]
             best = dist.top_k(values, limit, dist.DOT)
             found.extend((float(values[i]), seg, int(offs[i])) for i in best)
+        return found
+
+    def _candidate_rows(self, seg: Segment, name: str, flt: models.Filter | None,
+                        ) -> CandidateRows | None:
+        """Live rows of `name` in `seg` matching `flt` (call under `lock`)."""
+        live = seg.live_rows(name)
+        if live is None or not live.count or flt is None:
+            return live
+        key = flt.model_dump_json(exclude_unset=True)
+        return self._filtered_rows(seg, name, flt, key, live)
+
+    def search_sparse(self, name: str, q_idx: np.ndarray, q_val: np.ndarray,
+                      flt: models.Filter | None, limit: int, full_scan_threshold: int,
+                      ) -> list[SegmentHits]:
+        """Each segment's top-`limit` points by sparse dot product with the query, among
+        those sharing a dimension with it.  As Qdrant's sparse search plans: filtered
+        candidates fewer than `full_scan_threshold` are scored from their own vectors,
+        otherwise the inverted index walks the query's posting lists."""
+        found: list[SegmentHits] = []
+        with self.lock:  # the index may be rebuilt by a search: one at a time per shard
+            for seg in self.segments:
+                storage = seg.vectors.get(name)
+                if not isinstance(storage, SparseVectorStorage):
+                    continue
+                rows = self._candidate_rows(seg, name, flt)
+                if rows is None or not rows.count:
+                    continue
+                if flt is not None and rows.count < full_scan_threshold:
+                    offs = rows.offsets
+                    scores, overlap = storage.score_offsets(q_idx, q_val, offs)
+                    offs, scores = offs[overlap], scores[overlap]
+                else:
+                    offs, scores = storage.search(q_idx, q_val, seg.num_offsets,
+                                                  None if flt is None else rows.mask)
+                best = dist.top_k(scores, limit, dist.DOT)
+                found.append(SegmentHits(seg, scores[best], offs[best]))
+        return found
+
+    def sparse_stats(self, name: str, dims: np.ndarray) -> tuple[int, np.ndarray]:
+        """(points holding sparse `name`, how many of them hold each of `dims`)."""
+        total, df = 0, np.zeros(len(dims), dtype=np.int64)
+        with self.lock:
+            for seg in self.segments:
+                storage = seg.vectors.get(name)
+                if isinstance(storage, SparseVectorStorage):
+                    live = seg.live_rows(name)
+                    total += 0 if live is None else live.count
+                    df += storage.doc_freq(dims)
+        return total, df
+
+    def score_candidates(self, name: str, scorer: Callable[[Any, np.ndarray], np.ndarray],
+                         flt: models.Filter | None, limit: int, higher_better: bool,
+                         ) -> list[SegmentHits]:
+        """Each segment's top-`limit` points by `scorer(storage, candidate offsets)` over
+        their sparse or multi `name` vectors (scored in blocks of candidates)."""
+        order = dist.DOT if higher_better else dist.EUCLID
+        found: list[SegmentHits] = []
+        with self.lock:
+            for seg in self.segments:
+                storage = seg.vectors.get(name)
+                if storage is None:
+                    continue
+                rows = self._candidate_rows(seg, name, flt)
+                if rows is None or not rows.count:
+                    continue
+                offs = rows.offsets
+                scores = np.concatenate([scorer(storage, offs[i:i + 65_536])
+                                         for i in range(0, len(offs), 65_536)])
+                best = dist.top_k(scores, limit, order)
+                found.append(SegmentHits(seg, scores[best], offs[best]))
+        return found
+
+    def text_indexes(self, field: str) -> list[tuple[Segment, TextIndex]]:
+        """The segments' scoring text indexes on payload `field` (call under `lock`)."""
+        out = []
+        for seg in self.segments:
+            index = seg.indexes.get(field)
+            if isinstance(index, TextIndex) and index.scoring:
+                out.append((seg, index))
+        return out
+
+    def text_stats(self, field: str, tokens: list[str]) -> tuple[int, int, np.ndarray]:
+        """(documents, total length, documents per token) of `field`'s text indexes."""
+        docs, total, df = 0, 0, np.zeros(len(tokens), dtype=np.int64)
+        with self.lock:
+            for _seg, index in self.text_indexes(field):
+                n, length, counts = ranking.corpus_stats(index, tokens)
+                docs, total, df = docs + n, total + length, df + counts
+        return docs, total, df
+
+    def text_search(self, field: str, tokens: list[str], idf: np.ndarray, avg_len: float,
+                    k1: float, b: float, flt: models.Filter | None, limit: int,
+                    ) -> list[SegmentHits]:
+        """Each segment's top-`limit` points matching `flt` by BM25 over `field`."""
+        found: list[SegmentHits] = []
+        with self.lock:
+            for seg, index in self.text_indexes(field):
+                offs, scores = ranking.scores(index, tokens, idf, avg_len, k1, b)
+                keep = filter_mask(seg, flt)[offs]
+                offs, scores = offs[keep], scores[keep]
+                best = dist.top_k(scores, limit, dist.DOT)
+                found.append(SegmentHits(seg, scores[best], offs[best]))
         return found
 
     def _full_scan_cheaper(self, name: str, candidates: int, dim: int) -> bool:
@@ -810,10 +995,22 @@ class LocalShard:
             return out
 
 
+# An appendable segment merges into sealed ones once writes paused this long and it holds
+# this share of `indexing_threshold` (smaller tails are scored exactly in well under 0.1 ms).
+_TAIL_IDLE_SEC = 1.0
+_TAIL_MIN_SHARE = 0.125
+
+
 def _copyable(storage: DenseVectorStorage) -> bool:
     """True when the storage's rows are its vectors, held in RAM (copies cost no I/O and
     do not defeat `on_disk`)."""
     return storage.rows_are_vectors and not storage.on_disk
+
+
+def _mostly_candidates(rows: CandidateRows, storage: Any) -> bool:
+    """Whether scoring every row of a RAM float32 block beats gathering the candidates
+    (more than half of the rows are candidates)."""
+    return 2 * rows.count > len(rows.mask) and storage.plain_rows() is not None
 
 
 def _wanted(ann: HnswIndex, limit: int, ef: int,

@@ -123,13 +123,36 @@ class TableOfContents:
             self.collections[name] = Collection.open(name, final)
             return True
 
+    def install_collection(self, name: str, new_dir: Path) -> None:
+        """Put the prepared collection directory `new_dir` in place as `name` (a snapshot
+        recovery): atomically swapped with the current one, which stops taking writes."""
+        from vectorizer.storage.snapshots.fs import exchange_dirs
+
+        with self.lock:
+            if name in self.aliases:
+                raise AlreadyExists(f"Alias with name `{name}` already exists!")
+            old = self.collections.get(name)
+            if old is None:
+                final = self._dir_for(name)
+                if final.exists():
+                    shutil.rmtree(final)
+                new_dir.rename(final)
+            else:
+                with old.update_lock:
+                    for shard in old.shards.values():
+                        shard.retire()
+                final = old.path
+                exchange_dirs(new_dir, final)
+            fsync_dir(self.collections_path)
+            self.collections[name] = Collection.open(name, final)
+
     def delete_collection(self, name: str) -> bool:
         with self.lock:
             col = self.collections.pop(name, None)
             if col is None:
                 return False
             for shard in col.shards.values():
-                shard.wal.close()
+                shard.retire()
             trash = self.collections_path / f".deleted-{uuid.uuid4().hex}"
             col.path.rename(trash)
             fsync_dir(self.collections_path)

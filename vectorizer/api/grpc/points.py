@@ -155,7 +155,7 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
             })}
         elif request.HasField("dense_config"):
             dense = request.dense_config
-            body = convert.compact({
+            body = {"dense": convert.compact({
                 "size": dense.size,
                 "distance": convert.dump(GrpcToRest.convert_distance(dense.distance)),
                 "multivector_config": convert.optional(
@@ -163,7 +163,7 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
                     lambda m: convert.dump(GrpcToRest.convert_multivector_config(m))),
                 "datatype": convert.optional(
                     dense, "datatype", lambda d: convert.dump(GrpcToRest.convert_datatype(d))),
-            })
+            })}
         else:
             raise convert.invalid("one of dense_config or sparse_config is required")
         col = self._col(request)

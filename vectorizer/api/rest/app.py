@@ -12,17 +12,28 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from vectorizer.api.rest import collections, observability, points, query, reads, search, service
+from vectorizer.api.rest import (
+    collections,
+    observability,
+    points,
+    query,
+    reads,
+    search,
+    service,
+    snapshots,
+)
 from vectorizer.api.rest.envelope import error_response
 from vectorizer.api.rest.middleware import ApiKeyAuth, RequestBodyLimits, TrimTrailingSlash
 from vectorizer.api.rest.telemetry import RequestStats, TelemetryMiddleware
+from vectorizer.storage.snapshots.service import SnapshotService
 from vectorizer.storage.toc import TableOfContents
 
 
 def api_routes() -> list[Route]:
-    """All API routes, in match order (static segments before `{point_id}`)."""
-    return [*service.ROUTES, *observability.ROUTES, *collections.ROUTES, *search.ROUTES,
-            *query.ROUTES, *reads.ROUTES, *points.ROUTES]
+    """All API routes, in match order: the searches first (routes are tried one by one on
+    every request), static segments before `{point_id}`."""
+    return [*query.ROUTES, *search.ROUTES, *service.ROUTES, *observability.ROUTES,
+            *collections.ROUTES, *reads.ROUTES, *points.ROUTES, *snapshots.ROUTES]
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -63,5 +74,6 @@ def build_app(toc: TableOfContents, settings: Any = None, extra_routes: list | N
     )
     app.state.toc = toc
     app.state.settings = settings
+    app.state.snapshots = SnapshotService.from_settings(toc, settings)
     app.state.request_stats = stats
     return app

@@ -102,30 +102,49 @@ async def list_shard_keys(request: Request) -> Any:
     return {"shard_keys": [{"key": k} for k in col.list_shard_keys()]}
 
 
-def add_vector(col: Collection, name: str, body: Any) -> Any:
-    """`PUT /vectors/{name}`: a named dense (`dense` or bare params) or `sparse` vector."""
+def _vector_name_config(body: Any) -> tuple[dict[str, Any], bool]:
+    """A `VectorNameConfig` body as the stored params of the new vector, and whether it is
+    sparse (`{"dense": {...}}` or `{"sparse": {...}}`, 1.18+)."""
     if not isinstance(body, dict):
         raise FormatError("Format error in JSON body: expected a JSON object")
-    if "sparse" in body or "sparse_vector" in body:
-        params = body.get("sparse") or body.get("sparse_vector") or {}
-        parse_model(models.SparseVectorParams, params)
-        return col.add_vector(name, params, True)
-    params = body.get("dense", body)
-    parse_model(models.VectorParams, params)
-    return col.add_vector(name, params, False)
+    if "sparse" in body:
+        sparse = parse_model(models.SparseVectorNameConfig, body).sparse
+        params: dict[str, Any] = {}
+        if sparse.modifier is not None:
+            params["modifier"] = sparse.modifier.value
+        if sparse.datatype is not None:
+            params["index"] = {"datatype": sparse.datatype.value}
+        return params, True
+    dense = parse_model(models.DenseVectorNameConfig, body).dense
+    if not 1 <= dense.size <= 65536:
+        raise FormatError(f"Validation error in JSON body: [dense.size: value {dense.size} "
+                          "invalid, must be from 1 to 65536]")
+    params = {"size": dense.size, "distance": dense.distance.value}
+    if dense.multivector_config is not None:
+        params["multivector_config"] = dense.multivector_config.model_dump(mode="json")
+    if dense.datatype is not None:
+        params["datatype"] = dense.datatype.value
+    return params, False
+
+
+def add_vector(col: Collection, name: str, body: Any) -> None:
+    """`PUT /vectors/{name}`: add the dense or sparse vector a `VectorNameConfig` describes."""
+    params, sparse = _vector_name_config(body)
+    col.add_vector(name, params, sparse)
 
 
 @endpoint
 async def create_vector(request: Request) -> Any:
-    body = await json_body(request)
-    return await run(add_vector, collection_of(request), request.path_params["vector_name"],
-                     body)
+    col = collection_of(request)
+    await run(add_vector, col, request.path_params["vector_name"], await json_body(request))
+    return {"operation_id": col.operation_id(), "status": "completed"}
 
 
 @endpoint
 async def delete_vector(request: Request) -> Any:
     col = collection_of(request)
-    return await run(col.drop_vector, request.path_params["vector_name"])
+    await run(col.drop_vector, request.path_params["vector_name"])
+    return {"operation_id": col.operation_id(), "status": "completed"}
 
 
 P = "/collections/{collection_name}"

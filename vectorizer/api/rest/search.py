@@ -23,6 +23,7 @@ from vectorizer.collection.collection import Collection, DenseSearch
 from vectorizer.collection.config import DEFAULT_VECTOR
 from vectorizer.collection.groups import attach_lookup, group_hits
 from vectorizer.collection.payload_selector import payload_selector
+from vectorizer.collection.query.vector_kinds import resolve_kind
 from vectorizer.collection.recommend import discover, recommend
 from vectorizer.common.errors import BadInput
 
@@ -238,13 +239,21 @@ def _named_query(vector: Any) -> tuple[str, list[float]]:
         return DEFAULT_VECTOR, vector
     if isinstance(vector, NamedVector):
         return vector.name, vector.vector
-    raise BadInput(f"Vector `{vector.name}` is sparse; sparse search arrives with the "
-                   "Query API")
+    raise BadInput(f"Vector `{vector.name}` is sparse")
 
 
 def _search_page(col: Collection, raw: dict[str, Any],
                  request: SearchRequest | SearchGroupsRequest, limit: int, offset: int,
                  with_payload: Any, with_vectors: Any) -> list[dict[str, Any]]:
+    if isinstance(request.vector, NamedSparseVector):
+        name = request.vector.name
+        if col.vector_kind(name) != "sparse":
+            raise BadInput(f"Conversion between sparse and regular vectors failed: vector "
+                           f"`{name}` is not sparse")
+        other, _exclude = resolve_kind(col, "sparse", name, request.vector.vector, col, name)
+        return col.search_sparse(name, other.sparse, request.filter, limit, offset,
+                                 request.score_threshold, with_payload, with_vectors,
+                                 raw.get("shard_key"))
     name, query = _named_query(request.vector)
     return col.search(name, query, request.filter, limit, offset, request.score_threshold,
                       with_payload, with_vectors, raw.get("shard_key"), request.params)
@@ -277,12 +286,17 @@ def run_search_batch(toc: Any, col: Collection, raw: dict[str, Any],
     """`/points/search/batch`: searches sharing vector name, filter, shard key and params
     run together in one pass over the segments (`Collection.search_many`)."""
     groups: dict[str, list[int]] = {}
+    answers: list[Any] = [None] * len(request.searches)
     for i, (raw_one, one) in enumerate(zip(raw["searches"], request.searches, strict=True)):
+        if isinstance(one.vector, NamedSparseVector):  # one sparse search each
+            with_payload, with_vectors = body_selectors(raw_one, False)
+            answers[i] = _search_page(col, raw_one, one, one.limit, one.offset or 0,
+                                      with_payload, with_vectors)
+            continue
         name, _query = _named_query(one.vector)
         key = orjson.dumps([name, raw_one.get("filter"), raw_one.get("shard_key"),
                             raw_one.get("params")], option=orjson.OPT_SORT_KEYS).decode()
         groups.setdefault(key, []).append(i)
-    answers: list[Any] = [None] * len(request.searches)
     for members in groups.values():
         first = request.searches[members[0]]
         name, _query = _named_query(first.vector)

@@ -3,7 +3,9 @@ over stored vectors, or a scroll (by id, by payload field, random).
 
 Point ids given as examples are looked up (in `lookup_from` when given) and, when
 they come from the searched collection, excluded from the results as Qdrant does.
-Sparse, multi-vector, inference and text queries answer a clear 400 for now.
+Queries over sparse and multi-vectors are resolved by `vector_kinds.py`; inference
+objects (`Document` with the built-in BM25 model) are turned into vectors first
+(`inference.py`); the `text` query ranks by BM25 over a payload text index.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from qdrant_client.http import models
 
 from vectorizer.collection import config as cfg
+from vectorizer.collection.query.vector_kinds import KindQuery, resolve_kind
 from vectorizer.collection.recommend import (
     _core_scores,
     average_query,
@@ -26,6 +29,7 @@ from vectorizer.collection.recommend import (
 )
 from vectorizer.common.errors import BadInput
 from vectorizer.common.point_id import PointId, normalize_point_id
+from vectorizer.index import bm25
 from vectorizer.index import distance as dist
 
 Scorer = Callable[[np.ndarray], np.ndarray]
@@ -44,10 +48,8 @@ class Resolved:
     sample: bool = False
     scroll: bool = False
     exclude: list[PointId] = dataclasses.field(default_factory=list)
-
-
-def _not_yet(feature: str) -> BadInput:
-    return BadInput(f"{feature} is not supported yet by this server")
+    other: KindQuery | None = None  # a query over a sparse or multi-vector
+    text: models.TextQuery | None = None  # BM25 over the text index of field `vector_name`
 
 
 def _is_id(value: Any) -> bool:
@@ -55,23 +57,19 @@ def _is_id(value: Any) -> bool:
 
 
 def _check_input(value: Any) -> None:
-    """Reject the vector inputs of later steps: sparse, multi-vector, inference objects."""
+    """Reject inputs of another kind than dense for a dense vector."""
     if isinstance(value, models.SparseVector):
-        raise _not_yet("Sparse vector query")
-    if isinstance(value, models.Document | models.Image | models.InferenceObject):
-        raise _not_yet("Inference of `Document`, `Image` and `InferenceObject`")
+        raise BadInput("Conversion between sparse and regular vectors failed")
+    if isinstance(value, models.Document):
+        _text, model, _options = bm25.document_model(value)
+        if not bm25.is_bm25(model):
+            raise bm25.model_error(model)
+        raise BadInput(f"model `{model}` produces sparse vectors, but the vector "
+                       "queried is dense")
+    if isinstance(value, models.Image | models.InferenceObject):
+        raise bm25.model_error(value.model)
     if isinstance(value, list) and value and isinstance(value[0], list):
-        raise _not_yet("Multi-vector query")
-
-
-def check_dense_name(col: Any, name: str) -> None:
-    """Qdrant's error for an unknown vector name, ours for sparse and multi-vectors."""
-    if name in cfg.sparse_params(col.config):
-        raise _not_yet(f"Query on sparse vector `{name}`")
-    params = cfg.named_dense_params(col.config).get(name)
-    if params is not None and params.get("multivector_config"):
-        raise _not_yet(f"Query on multi-vector `{name}`")
-    col.dense_params(name)
+        raise BadInput("Conversion between multi and regular vectors failed")
 
 
 class Examples:
@@ -118,13 +116,18 @@ def resolve(col: Any, lookup: Callable[[str], Any], query: Any, using: str | Non
     if isinstance(query, models.SampleQuery):
         return Resolved(name, sample=True)
     if isinstance(query, models.TextQuery):
-        raise _not_yet("The `text` (BM25) query")
-    check_dense_name(col, name)
-    params = col.dense_params(name)
-    distance = params["distance"]
+        if using is None:
+            raise BadInput("A text query needs `using` to name the payload field to search")
+        return Resolved(using, text=query)
+    kind = col.vector_kind(name)
     source = col if lookup_from is None else lookup(lookup_from.collection)
     source_vector = (lookup_from.vector if lookup_from is not None and lookup_from.vector
                      else name)
+    if kind != "dense":
+        other, exclude = resolve_kind(col, kind, name, query, source, source_vector)
+        return Resolved(name, other=other, exclude=exclude, mmr=getattr(query, "mmr", None))
+    params = col.dense_params(name)
+    distance = params["distance"]
     ex = Examples(col, source, source_vector, params["size"], source is col)
     if not isinstance(query, models.NearestQuery | models.RecommendQuery |
                       models.DiscoverQuery | models.ContextQuery |

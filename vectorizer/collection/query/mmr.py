@@ -31,19 +31,29 @@ def similarity_matrix(vectors: np.ndarray, distance: str) -> np.ndarray:
 
 def mmr_order(vectors: np.ndarray, query: np.ndarray, distance: str, diversity: float,
               limit: int) -> list[int]:
-    """Positions of the candidates MMR selects, in selection order."""
+    """Positions of the dense candidates MMR selects, in selection order."""
+    if len(vectors) == 0:
+        return mmr_select(np.zeros(0, np.float32), np.zeros((0, 0), np.float32), diversity,
+                          limit)
+    vectors = vectors.astype(np.float32, copy=False)
+    relevance = _core_scores(vectors, dist.prepare_query(query, distance), distance)
+    return mmr_select(relevance, similarity_matrix(vectors, distance), diversity, limit)
+
+
+def mmr_select(relevance: np.ndarray, sims: np.ndarray, diversity: float,
+               limit: int) -> list[int]:
+    """MMR over candidates given their raw relevance to the query and `sims[i, j]`, the
+    raw similarity of candidate i (as a query) to candidate j."""
     if not 0.0 <= diversity <= 1.0:
         raise BadInput("MMR diversity must be between 0.0 and 1.0")
-    n = len(vectors)
+    n = len(relevance)
     if n == 0 or limit <= 0:
         return []
     if n < 2:
         return [0]
     lam = np.float32(1.0 - diversity)
-    vectors = vectors.astype(np.float32, copy=False)
-    relevance = _core_scores(vectors, dist.prepare_query(query, distance),
-                             distance).astype(np.float32)
-    sims = similarity_matrix(vectors, distance).astype(np.float32)
+    relevance = np.asarray(relevance, dtype=np.float32)
+    sims = np.asarray(sims, dtype=np.float32)
     pending = list(range(n))
     first = _last_argmax(relevance)
     pending[first] = pending[-1]

@@ -31,8 +31,10 @@ from vectorizer.collection.groups import attach_lookup, group_hits
 from vectorizer.collection.payload_selector import PayloadFn, payload_selector, vector_selector
 from vectorizer.collection.query import formula, fusion
 from vectorizer.collection.query.kinds import Resolved, resolve
-from vectorizer.collection.query.mmr import mmr_order
+from vectorizer.collection.query.mmr import mmr_order, mmr_select
+from vectorizer.collection.query.vector_kinds import mmr_inputs
 from vectorizer.common.errors import BadInput, FormatError
+from vectorizer.index import distance as dist
 
 Hit = dict[str, Any]
 Lookup = Callable[[str], Collection]
@@ -280,6 +282,14 @@ class QueryRun:
             for hit in hits:
                 hit["score"], hit["version"] = 1.0, 0
             return hits[node.offset:]
+        if r.text is not None:
+            return col.text_search(r.vector_name, r.text, flt, node.limit, node.offset,
+                                   node.threshold, payload, vectors, key)
+        if r.other is not None:
+            if r.mmr is not None:
+                return self._mmr_other(node, flt)
+            return self._other(node, flt, node.limit, node.offset, node.threshold, payload,
+                               vectors)
         if r.mmr is not None:
             return self._mmr(node, flt)
         if r.vector is not None:
@@ -306,6 +316,38 @@ class QueryRun:
         distance = self.col.dense_params(r.vector_name)["distance"]
         diversity = 0.5 if mmr.diversity is None else mmr.diversity
         order = mmr_order(matrix, r.vector, distance, diversity, node.limit + node.offset)
+        picked = [{**candidates[i], "vector": None} for i in order]
+        return self._finish(node, picked)
+
+    def _other(self, node: Node, flt: models.Filter | None, limit: int, offset: int,
+               threshold: float | None, payload: PayloadFn | None,
+               vectors: bool | list[str]) -> list[Hit]:
+        """A level's query over a sparse or multi-vector."""
+        r = node.resolved
+        other = r.other
+        if other.sparse is not None:
+            return self.col.search_sparse(r.vector_name, other.sparse, flt, limit, offset,
+                                          threshold, payload, vectors, self.shard_key)
+        return self.col.score_candidates_page(r.vector_name, other.scorer, other.higher_better,
+                                              flt, limit, offset, threshold, payload, vectors,
+                                              self.shard_key)
+
+    def _mmr_other(self, node: Node, flt: models.Filter | None) -> list[Hit]:
+        r = node.resolved
+        mmr = r.mmr
+        wanted = node.limit if mmr.candidates_limit is None else mmr.candidates_limit
+        candidates = self._other(node, flt, wanted, 0, node.threshold, None, [r.vector_name])
+        candidates = [h for h in candidates if h.get("vector")]
+        if not candidates:
+            return []
+        stored = [h["vector"].get(r.vector_name) if isinstance(h["vector"], dict)
+                  else h["vector"] for h in candidates]
+        kind = r.other.kind
+        distance = dist.DOT if kind == "sparse" else \
+            self.col.vector_params(r.vector_name)["distance"]
+        relevance, sims = mmr_inputs(kind, distance, r.other.mmr_query, stored)
+        diversity = 0.5 if mmr.diversity is None else mmr.diversity
+        order = mmr_select(relevance, sims, diversity, node.limit + node.offset)
         picked = [{**candidates[i], "vector": None} for i in order]
         return self._finish(node, picked)
 

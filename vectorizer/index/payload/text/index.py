@@ -97,6 +97,32 @@ class Bm25Stats:
         return math.log(1.0 + (self.doc_count - df + 0.5) / (df + 0.5))
 
 
+DOC_LEN_BITS = 13  # Qdrant keeps this many leading bits of a document length
+
+
+def round_doc_len(lengths: np.ndarray) -> np.ndarray:
+    """Document lengths as Qdrant stores them: exact below 8192 tokens, longer ones lose
+    the bits past their leading 13."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    bits = np.zeros(len(lengths), dtype=np.int64)
+    positive = lengths > 0
+    bits[positive] = np.floor(np.log2(lengths[positive])).astype(np.int64) + 1
+    step = np.left_shift(1, np.maximum(bits - DOC_LEN_BITS, 0))
+    return lengths // step * step
+
+
+@dataclass
+class Bm25Arrays:
+    """Columnar BM25 statistics of a scoring text index: per token its postings (entry
+    ids and term frequencies, ranges of two arrays), and per entry its length."""
+
+    vocab: dict[str, int]
+    starts: np.ndarray  # posting range of token i: starts[i]:starts[i + 1]
+    entries: np.ndarray
+    tfs: np.ndarray
+    lengths: np.ndarray  # rounded token count per entry id (0: no tokens)
+
+
 class TextIndex(EntryIndex):
     """Inverted full-text index over the string values of one payload key."""
 
@@ -113,6 +139,8 @@ class TextIndex(EntryIndex):
         self._tf_of: dict[int, dict[str, int]] = {}  # entry -> token frequencies (scoring)
         self._len_of: dict[int, int] = {}  # entry -> number of tokens (scoring)
         self._total_len = 0
+        self._changes = 0  # bumped by every insert/delete; keys `_bm25_view`
+        self._bm25_view: tuple[int, Bm25Arrays] | None = None
 
     # ------------------------------------------------------------ EntryIndex hooks
 
@@ -120,6 +148,7 @@ class TextIndex(EntryIndex):
         return [v for v in values if isinstance(v, str)], False
 
     def _insert(self, eid: int, values: list[Any]) -> None:
+        self._changes += 1
         docs = [self.tokenizer.tokenize_doc(v) for v in values]
         if len(docs) == 1:
             unique = tuple(dict.fromkeys(docs[0]))
@@ -142,6 +171,7 @@ class TextIndex(EntryIndex):
             self._total_len += length
 
     def _delete(self, eid: int, values: list[Any]) -> None:
+        self._changes += 1
         postings = self._postings
         for tok in self._tokens_of.pop(eid, ()):
             bm = postings.get(tok)
@@ -289,6 +319,32 @@ class TextIndex(EntryIndex):
     def doc_length(self, offset: int) -> int:
         """Number of tokens (with repetitions) of `offset` (summed over elements if nested)."""
         return sum(self.entry_length(e) for e in self.entries(offset))
+
+    def bm25_arrays(self) -> Bm25Arrays:
+        """The index's BM25 statistics as arrays, rebuilt after changes (one pass over
+        the stored term frequencies; queries then run vectorised)."""
+        view = self._bm25_view
+        if view is not None and view[0] == self._changes:
+            return view[1]
+        vocab: dict[str, int] = {}
+        terms: list[int] = []
+        entries: list[int] = []
+        tfs: list[int] = []
+        size = max(self._tf_of, default=-1) + 1
+        lengths = np.zeros(size, dtype=np.int64)
+        for eid, tf in self._tf_of.items():
+            lengths[eid] = self._len_of.get(eid, 0)
+            for tok, count in tf.items():
+                terms.append(vocab.setdefault(tok, len(vocab)))
+                entries.append(eid)
+                tfs.append(count)
+        term_arr = np.asarray(terms, dtype=np.int64)
+        order = np.argsort(term_arr, kind="stable")
+        starts = np.searchsorted(term_arr[order], np.arange(len(vocab) + 1))
+        arrays = Bm25Arrays(vocab, starts, np.asarray(entries, dtype=np.int64)[order],
+                            np.asarray(tfs, dtype=np.float64)[order], round_doc_len(lengths))
+        self._bm25_view = (self._changes, arrays)
+        return arrays
 
     def bm25_stats(self, tokens: Iterable[str] | None = None) -> Bm25Stats:
         """Document count, total length and document frequencies (of `tokens`, or all)."""
