@@ -11,18 +11,21 @@ are sent over REST (`POST /points/query`) and over gRPC (`qdrant.Points/Query`, 
 
 Both clients send pre-serialized requests (REST: orjson bytes on a keep-alive stdlib
 HTTP/1.1 connection; gRPC: protobuf bytes on one channel), so the figures measure the
-server and its transport, not the cost of building requests in Python. Each phase runs
-twice, interleaved, and the better round counts.
+server and its transport, not the cost of building requests in Python. The transports
+take turns request by request, so both see the same background load (the test machine is
+shared, and its load moves figures by more than the transports differ).
 
-Then the server is stopped and its storage opened in this process: the same upserts and
-queries as direct engine calls give the in-process time per request, and the difference
-is each transport's per-request overhead.
+The same upserts (into a collection of an in-process table of contents) and queries (on a
+copy of the indexed storage opened in this process) also run as direct engine calls,
+taking their turns with the transports: the difference is each transport's per-request
+overhead.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -97,12 +100,25 @@ def _ids_rest(raw: bytes) -> list[int]:
     return [p["id"] for p in (result["points"] if isinstance(result, dict) else result)]
 
 
-def _rate(send: Callable[[bytes], Any], bodies: list[bytes], per: int = 1) -> float:
-    """Items per second sending `bodies` one after another (`per` items in each)."""
-    started = time.perf_counter()
-    for body in bodies:
-        send(body)
-    return len(bodies) * per / (time.perf_counter() - started)
+def alternating(sends: dict[str, tuple[Callable[[bytes], Any], list[bytes]]],
+                per: int = 1) -> dict[str, float]:
+    """Items per second of each sender, the senders taking turns request by request.
+
+    Taking turns (in alternating order) gives every transport the same share of whatever
+    else the machine is doing, which on a shared machine moves more than the transports
+    differ.
+    """
+    totals = dict.fromkeys(sends, 0.0)
+    names = list(sends)
+    count = min(len(bodies) for _send, bodies in sends.values())
+    clock = time.perf_counter
+    for i in range(count):
+        for name in names if i % 2 == 0 else reversed(names):
+            send, bodies = sends[name]
+            started = clock()
+            send(bodies[i])
+            totals[name] += clock() - started
+    return {name: count * per / total for name, total in totals.items()}
 
 
 def wait_green(url: str, name: str) -> float:
@@ -113,40 +129,38 @@ def wait_green(url: str, name: str) -> float:
     return time.perf_counter() - started
 
 
-def engine_figures(storage: Path, vectors: np.ndarray, payloads: list[dict[str, Any]],
-                   queries: np.ndarray) -> dict[str, float]:
-    """Seconds per upsert batch and per query as direct engine calls in this process."""
-    from qdrant_client.http import models
-
-    from vectorizer.api.rest.points import apply, upsert_op
-    from vectorizer.collection.query import planner
+def open_engine(storage: Path) -> Any:
+    """A table of contents over `storage`, in this process (no optimizer, no transport)."""
     from vectorizer.settings import load_settings
     from vectorizer.storage.toc import TableOfContents
 
-    toc = TableOfContents(storage, load_settings(env={}, cwd=storage.parent))
-    try:
-        col = toc.get("bench_rest")
-        requests = [models.QueryRequest(query=q.tolist(), limit=K,
-                                        params=models.SearchParams(hnsw_ef=EF))
-                    for q in queries]
-        for r in requests[:50]:
-            planner.query_points(col, toc.get, r)
-        started = time.perf_counter()
-        for r in requests:
-            planner.query_points(col, toc.get, r)
-        per_query = (time.perf_counter() - started) / len(requests)
-        toc.create_collection("bench_engine", models.CreateCollection(
-            vectors=models.VectorParams(size=vectors.shape[1], distance=models.Distance.COSINE)))
-        target = toc.get("bench_engine")
-        bodies = [orjson.loads(b) for b in rest_upserts(vectors, payloads)]
-        ops = [upsert_op(b, target) for b in bodies]
-        started = time.perf_counter()
-        for op in ops:
-            apply(target, op, None, True)
-        per_batch = (time.perf_counter() - started) / len(ops)
-    finally:
-        toc.close()
-    return {"query_s": per_query, "upsert_batch_s": per_batch}
+    return TableOfContents(storage, load_settings(env={}, cwd=storage.parent))
+
+
+def engine_upserts(toc: Any, dim: int, vectors: np.ndarray,
+                   payloads: list[dict[str, Any]]) -> tuple[Callable[[Any], Any], list[Any]]:
+    """A sender applying pre-parsed upserts with `wait=true`, and the operations."""
+    from qdrant_client.http import models
+
+    from vectorizer.api.rest.points import apply, upsert_op
+
+    toc.create_collection("bench_engine", models.CreateCollection(
+        vectors=models.VectorParams(size=dim, distance=models.Distance.COSINE)))
+    col = toc.get("bench_engine")
+    ops = [upsert_op(orjson.loads(b), col) for b in rest_upserts(vectors, payloads)]
+    return (lambda op: apply(col, op, None, True)), ops
+
+
+def engine_queries(toc: Any, queries: np.ndarray) -> tuple[Callable[[Any], Any], list[Any]]:
+    """A sender running parsed queries through the planner, and the queries."""
+    from qdrant_client.http import models
+
+    from vectorizer.collection.query import planner
+
+    col = toc.get("bench_rest")
+    requests = [models.QueryRequest(query=q.tolist(), limit=K,
+                                    params=models.SearchParams(hnsw_ef=EF)) for q in queries]
+    return (lambda r: planner.query_points(col, toc.get, r)), requests
 
 
 def main() -> None:
@@ -162,7 +176,6 @@ def main() -> None:
     print("[bench] serializing requests ...", file=sys.stderr, flush=True)
     rest_bodies = rest_upserts(vectors, payloads)
     grpc_bodies = grpc_upserts("bench_grpc", vectors, payloads)
-    half = len(rest_bodies) // 2
     root = str(Path(__file__).resolve().parent.parent)
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -183,17 +196,16 @@ def main() -> None:
                     "vectors": {"size": args.dim, "distance": "Cosine"},
                     "hnsw_config": {"m": M, "ef_construct": EF_CONSTRUCT}}).raise_for_status()
             print("[bench] upserting ...", file=sys.stderr, flush=True)
-            # two interleaved rounds: each transport's first and second half of the batches
-            rounds: dict[str, list[float]] = {"rest": [], "grpc": []}
-            for part in (slice(0, half), slice(half, None)):
-                rest.close()  # a fresh keep-alive connection per phase (uvicorn drops idle ones)
-                rest = KeepAliveClient(server.url)
-                rounds["rest"].append(_rate(
-                    lambda b, rest=rest: _put(rest, "/collections/bench_rest/points?wait=true", b),
-                    rest_bodies[part], BATCH))
-                rounds["grpc"].append(_rate(upsert, grpc_bodies[part], BATCH))
-            figures["rest_upsert"] = max(rounds["rest"])
-            figures["grpc_upsert"] = max(rounds["grpc"])
+            engine = open_engine(Path(tmp) / "engine")
+            try:
+                figures.update(alternating({
+                    "rest_upsert": (lambda b: _put(
+                        rest, "/collections/bench_rest/points?wait=true", b), rest_bodies),
+                    "grpc_upsert": (upsert, grpc_bodies),
+                    "engine_upsert": engine_upserts(engine, args.dim, vectors, payloads),
+                }, BATCH))
+            finally:
+                engine.close()
             count = httpx.post(f"{server.url}/collections/bench_grpc/points/count",
                                json={}).json()["result"]["count"]
             assert count == args.n, count
@@ -210,29 +222,30 @@ def main() -> None:
                 ids_grpc = [p.id.num for p in query(gq[i]).result]
                 assert ids_rest == ids_grpc, (ids_rest, ids_grpc)
             print("[bench] searching ...", file=sys.stderr, flush=True)
-            rounds = {"rest_query": [], "grpc_query": [], "rest_search": [], "grpc_search": []}
-            for _ in range(2):
-                rest.close()
-                rest = KeepAliveClient(server.url)
-                rounds["rest_query"].append(_rate(
-                    lambda b, rest=rest: rest.post("/collections/bench_rest/points/query", b), rq))
-                rounds["grpc_query"].append(_rate(query, gq))
-                rounds["rest_search"].append(_rate(
-                    lambda b, rest=rest: rest.post("/collections/bench_rest/points/search", b), rs))
-                rounds["grpc_search"].append(_rate(search, gs))
-            figures.update({k: max(v) for k, v in rounds.items()})
+            shutil.copytree(Path(tmp) / "storage", Path(tmp) / "engine-search")
+            engine = open_engine(Path(tmp) / "engine-search")
+            try:
+                figures.update(alternating({
+                    "rest_query": (lambda b: rest.post("/collections/bench_rest/points/query",
+                                                       b), rq),
+                    "grpc_query": (query, gq),
+                    "rest_search": (lambda b: rest.post(
+                        "/collections/bench_rest/points/search", b), rs),
+                    "grpc_search": (search, gs),
+                    "engine_query": engine_queries(engine, queries)}))
+            finally:
+                engine.close()
         finally:
             rest.close()
             channel.close()
             server.stop()
-        print("[bench] engine in-process ...", file=sys.stderr, flush=True)
-        engine = engine_figures(Path(tmp) / "storage", vectors, payloads, queries)
-
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\n{os.cpu_count()} CPUs; load average (1, 5, 15 min) at the end: {load}")
     print_table(f"Upsert {args.n} x {args.dim} float32 + payload, batches of {BATCH}, "
                 "wait=true, one client", [
                     ("REST PUT /points", figures["rest_upsert"], ""),
                     ("gRPC Points/Upsert", figures["grpc_upsert"], ""),
-                    ("engine in-process (Collection.update)", BATCH / engine["upsert_batch_s"],
+                    ("engine in-process (Collection.update)", figures["engine_upsert"],
                      "no transport")], "points/s")
     print_table(f"Search top-{K}, hnsw_ef={EF}, {args.queries} queries, one client "
                 f"(index built in {figures['build_s']:.0f}s)", [
@@ -240,10 +253,10 @@ def main() -> None:
                     ("gRPC Points/Query", figures["grpc_query"], ""),
                     ("REST POST /points/search", figures["rest_search"], ""),
                     ("gRPC Points/Search", figures["grpc_search"], ""),
-                    ("engine in-process (planner.query_points)", 1 / engine["query_s"],
+                    ("engine in-process (planner.query_points)", figures["engine_query"],
                      "no transport")], "queries/s")
-    batch_us = 1e6 * engine["upsert_batch_s"]
-    query_us = 1e6 * engine["query_s"]
+    batch_us = 1e6 * BATCH / figures["engine_upsert"]
+    query_us = 1e6 / figures["engine_query"]
     print("\nPer-request overhead over the in-process engine call (microseconds):")
     print(f"  upsert batch of {BATCH}:  REST {1e6 * BATCH / figures['rest_upsert'] - batch_us:,.0f}"
           f"   gRPC {1e6 * BATCH / figures['grpc_upsert'] - batch_us:,.0f}"

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -197,3 +198,30 @@ def test_cluster_info_and_shard_keys(both: tuple[QdrantClient, QdrantClient],
         collection_name, models.MoveShardOperation(move_shard=models.MoveShard(
             shard_id=0, from_peer_id=1, to_peer_id=2))))
     assert code == grpc.StatusCode.UNIMPLEMENTED and "distributed mode" in details
+
+
+# ---------------------------------------------------------------- start-up
+
+
+def test_grpc_port_null_disables_grpc(tmp_path: Any) -> None:
+    proc = ServerProcess(tmp_path / "storage", env={"QDRANT__SERVICE__GRPC_PORT": "null"})
+    proc.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{proc.grpc_port}") as ch, \
+                pytest.raises(grpc.FutureTimeoutError):
+            grpc.channel_ready_future(ch).result(timeout=1)
+        assert httpx.get(proc.url + "/collections").json()["result"] == {"collections": []}
+    finally:
+        proc.stop()
+
+
+def test_busy_grpc_port_refuses_to_start(tmp_path: Any) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        proc = ServerProcess(tmp_path / "storage", env={
+            "QDRANT__SERVICE__GRPC_PORT": str(busy.getsockname()[1])})
+        with pytest.raises(RuntimeError, match=r"Can't serve gRPC on 127\.0\.0\.1"):
+            proc.start(timeout=20)

@@ -166,6 +166,12 @@ def test_update_errors_match_rest(both: tuple[QdrantClient, QdrantClient],
     assert (status, code) == (400, grpc.StatusCode.INVALID_ARGUMENT)
     assert details == message
     assert rest.count(collection_name).count == 0  # nothing applied
+    code, details = grpc_error(lambda: over_grpc.upsert(collection_name, [
+        models.PointStruct(id=1, vector=[1.0] * DIM),
+        models.PointStruct(id=2, vector=[1.0, float("nan"), 0.0, 0.0])]))
+    assert (code, details) == (grpc.StatusCode.INVALID_ARGUMENT,
+                               "Format error in JSON body: vectors must contain finite numbers")
+    assert rest.count(collection_name).count == 0  # the batch is all or none
     status, message = rest_error(lambda: rest.upsert("missing_" + collection_name, bad))
     code, details = grpc_error(lambda: over_grpc.upsert("missing_" + collection_name, bad))
     assert (status, code, details) == (404, grpc.StatusCode.NOT_FOUND, message)
@@ -455,3 +461,42 @@ def test_timeouts_stop_work(both: tuple[QdrantClient, QdrantClient], stub: pb.Po
                                         positive=[pb.PointId(num=2)], limit=3)).result
     assert time.perf_counter() - started < 1.5
     assert rest.count(collection_name).count == n
+
+
+# ---------------------------------------------------------------- sparse and multi-vectors
+
+
+def test_sparse_and_multi_vectors(both: tuple[QdrantClient, QdrantClient], stub: pb.PointsStub,
+                                  server: ServerProcess, collection_name: str) -> None:
+    """Sparse and multi-vectors take the general parser over gRPC and answer as REST does."""
+    rest, over_grpc = both
+
+    def sparse(i: int) -> models.SparseVector:
+        return models.SparseVector(indices=[i % 7, 10 + i % 3, 20], values=[1.0 + i, 0.5, 0.25])
+
+    def multi(i: int) -> list[list[float]]:
+        return [[float(i), 1.0, 0.0], [0.0, float(i % 3), 1.0]]
+
+    for client, name in ((rest, collection_name + "_r"), (over_grpc, collection_name + "_g")):
+        client.create_collection(
+            name, vectors_config={"m": models.VectorParams(
+                size=3, distance=models.Distance.DOT,
+                multivector_config=models.MultiVectorConfig(
+                    comparator=models.MultiVectorComparator.MAX_SIM))},
+            sparse_vectors_config={"s": models.SparseVectorParams()})
+        client.upsert(name, [models.PointStruct(id=i, vector={"s": sparse(i), "m": multi(i)},
+                                                payload={"i": i}) for i in range(20)], wait=True)
+    names = collection_name + "_r", collection_name + "_g"
+    assert _all(over_grpc, names[1]) == _all(rest, names[0])
+    for kwargs in ({"query": sparse(3), "using": "s", "limit": 5},
+                   {"query": multi(4), "using": "m", "limit": 4, "with_vectors": True},
+                   {"query": 2, "using": "s", "limit": 3}):
+        assert points_key(over_grpc.query_points(names[1], **kwargs).points) == \
+            points_key(rest.query_points(names[0], **kwargs).points)
+    hits = stub.Search(pb.SearchPoints(collection_name=names[1], vector=[1.0, 2.0],
+                                       sparse_indices=pb.SparseIndices(data=[3, 20]),
+                                       vector_name="s", limit=4))
+    assert _grpc_points(hits.result) == _rest_points(rest_post(
+        server, f"/collections/{names[0]}/points/search",
+        {"vector": {"name": "s", "vector": {"indices": [3, 20], "values": [1.0, 2.0]}},
+         "limit": 4}))

@@ -326,8 +326,13 @@ def _point_fields(hit: dict[str, Any]) -> dict[str, Any]:
 
 def scored_point(hit: dict[str, Any]) -> pb.ScoredPoint:
     """An engine hit (`{"id", "score", "version", "payload", "vector", …}`) as `ScoredPoint`."""
-    return pb.ScoredPoint(score=float(hit["score"]), version=int(hit.get("version") or 0),
-                          **_point_fields(hit))
+    score, version = float(hit["score"]), int(hit.get("version") or 0)
+    if hit.get("payload") or hit.get("vector") is not None or hit.get("shard_key") is not None \
+            or hit.get("order_value") is not None:
+        return pb.ScoredPoint(score=score, version=version, **_point_fields(hit))
+    pid = hit["id"]  # the common bare hit: id and score only
+    return pb.ScoredPoint(id=pb.PointId(num=pid) if type(pid) is int else pb.PointId(
+        uuid=str(pid)), score=score, version=version)
 
 
 def retrieved_point(record: dict[str, Any]) -> pb.RetrievedPoint:

@@ -170,7 +170,7 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
         deadline.check()
         add_vector(col, request.vector_name, body)
         return pb.PointsOperationResponse(result=pb.UpdateResult(
-            status=pb.UpdateStatus.Completed))
+            operation_id=col.operation_id(), status=pb.UpdateStatus.Completed))
 
     @rpc
     def DeleteVectorName(self, request: pb.DeleteVectorNameRequest,
@@ -179,7 +179,7 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
         deadline.check()
         col.drop_vector(request.vector_name)
         return pb.PointsOperationResponse(result=pb.UpdateResult(
-            status=pb.UpdateStatus.Completed))
+            operation_id=col.operation_id(), status=pb.UpdateStatus.Completed))
 
     # ------------------------------------------------------------ reads
 
