@@ -3,6 +3,7 @@ the same scenario over REST (same results, same errors)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -68,11 +69,45 @@ def test_reflection_lists_services(channel: grpc.Channel) -> None:
     assert reply.file_descriptor_response.file_descriptor_proto
 
 
-def test_snapshots_unimplemented(channel: grpc.Channel) -> None:
-    code, message = grpc_error(lambda: pb.SnapshotsStub(channel).ListFull(
-        pb.ListFullSnapshotsRequest(), timeout=5))
-    assert code == grpc.StatusCode.UNIMPLEMENTED
-    assert "Snapshots are not available over gRPC yet" in message
+def test_snapshots_over_grpc_match_rest(server: ServerProcess,
+                                        both: tuple[QdrantClient, QdrantClient],
+                                        collection_name: str) -> None:
+    rest, over_grpc = both
+    name = collection_name + "_snap"
+    rest.create_collection(name, vectors_config=models.VectorParams(
+        size=4, distance=models.Distance.DOT))
+    rest.upsert(name, [models.PointStruct(id=i, vector=[i, 1.0, 0.5, -1.0],
+                                          payload={"i": i}) for i in range(20)], wait=True)
+
+    made = over_grpc.create_snapshot(name)
+    assert made is not None and made.size > 0 and made.checksum
+    listed_grpc = over_grpc.list_snapshots(name)
+    listed_rest = rest.list_snapshots(name)
+    assert [(s.name, s.size, s.checksum) for s in listed_grpc] == \
+        [(s.name, s.size, s.checksum) for s in listed_rest]
+    assert made.name in {s.name for s in listed_rest}
+    # a real archive: its bytes hash to the checksum both APIs report
+    archive = httpx.get(f"{server.url}/collections/{name}/snapshots/{made.name}", timeout=60)
+    assert archive.status_code == 200
+    assert hashlib.sha256(archive.content).hexdigest() == made.checksum
+
+    full = over_grpc.create_full_snapshot()
+    assert full is not None and full.name in {s.name for s in rest.list_full_snapshots()}
+    assert [s.name for s in over_grpc.list_full_snapshots()] == \
+        [s.name for s in rest.list_full_snapshots()]
+
+    assert over_grpc.delete_snapshot(name, made.name)
+    assert made.name not in {s.name for s in rest.list_snapshots(name)}
+    assert over_grpc.delete_full_snapshot(full.name)
+    assert full.name not in {s.name for s in rest.list_full_snapshots()}
+
+    # errors: the same messages as REST, with Qdrant's codes
+    status, rest_message = rest_error(lambda: rest.delete_snapshot(name, made.name))
+    code, message = grpc_error(lambda: over_grpc.delete_snapshot(name, made.name))
+    assert (status, code) == (404, grpc.StatusCode.NOT_FOUND) and message == rest_message
+    status, rest_message = rest_error(lambda: rest.list_snapshots(name + "_missing"))
+    code, message = grpc_error(lambda: over_grpc.list_snapshots(name + "_missing"))
+    assert (status, code) == (404, grpc.StatusCode.NOT_FOUND) and message == rest_message
 
 
 # ---------------------------------------------------------------- collections

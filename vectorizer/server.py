@@ -18,6 +18,7 @@ import uvicorn
 from vectorizer import QDRANT_COMPAT_VERSION, __version__
 from vectorizer.api.grpc.server import GrpcServer
 from vectorizer.api.rest.app import build_app
+from vectorizer.storage.snapshots.service import SnapshotService
 from vectorizer.storage.toc import TableOfContents
 
 log = logging.getLogger("vectorizer")
@@ -143,10 +144,11 @@ def run(settings: Any, uri: str | None = None, bootstrap: str | None = None) -> 
     flusher.start()
     optimizer = OptimizerLoop(toc)
     optimizer.start()
-    app = build_app(toc, settings)
+    snapshots = SnapshotService.from_settings(toc, settings)
+    app = build_app(toc, settings, snapshots=snapshots)
     grpc_server = None
     if grpc_port:
-        grpc_server = GrpcServer(toc, settings, host, int(grpc_port))
+        grpc_server = GrpcServer(toc, settings, host, int(grpc_port), snapshots)
         try:
             grpc_server.start()
         except BaseException:

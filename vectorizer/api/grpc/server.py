@@ -31,6 +31,7 @@ from vectorizer.api.grpc.collections import CollectionsServicer
 from vectorizer.api.grpc.points import PointsServicer
 from vectorizer.api.grpc.service import QdrantServicer
 from vectorizer.api.grpc.snapshots import SnapshotsServicer
+from vectorizer.storage.snapshots.service import SnapshotService
 from vectorizer.storage.toc import TableOfContents
 
 log = logging.getLogger("vectorizer")
@@ -55,8 +56,10 @@ def _setting(settings: Any, path: str, default: Any) -> Any:
     return obj
 
 
-def build_server(toc: TableOfContents, settings: Any) -> grpc.aio.Server:
-    """A grpc.aio server with every service added (not bound, not started)."""
+def build_server(toc: TableOfContents, settings: Any,
+                 snapshots: SnapshotService | None = None) -> grpc.aio.Server:
+    """A grpc.aio server with every service added (not bound, not started); `snapshots` is
+    the snapshot service the REST API uses (one per process), made from `settings` if None."""
     interceptors = []
     api_keys = [_setting(settings, "service.api_key", None),
                 _setting(settings, "service.alt_api_key", None)]
@@ -72,7 +75,8 @@ def build_server(toc: TableOfContents, settings: Any) -> grpc.aio.Server:
     collections_service_pb2_grpc.add_CollectionsServicer_to_server(
         CollectionsServicer(toc), server)
     points_service_pb2_grpc.add_PointsServicer_to_server(PointsServicer(toc), server)
-    snapshots_service_pb2_grpc.add_SnapshotsServicer_to_server(SnapshotsServicer(), server)
+    snapshots_service_pb2_grpc.add_SnapshotsServicer_to_server(SnapshotsServicer(
+        snapshots or SnapshotService.from_settings(toc, settings)), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     server.health_servicer = health_servicer  # type: ignore[attr-defined]
@@ -83,9 +87,11 @@ def build_server(toc: TableOfContents, settings: Any) -> grpc.aio.Server:
 class GrpcServer:
     """The gRPC API on `host:port`, served from its own thread and event loop."""
 
-    def __init__(self, toc: TableOfContents, settings: Any, host: str, port: int) -> None:
+    def __init__(self, toc: TableOfContents, settings: Any, host: str, port: int,
+                 snapshots: SnapshotService | None = None) -> None:
         self.toc = toc
         self.settings = settings
+        self.snapshots = snapshots
         self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.thread = threading.Thread(target=self._run, name="grpc-server", daemon=True)
         self.ready = threading.Event()
@@ -124,7 +130,7 @@ class GrpcServer:
     async def _serve(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.stopping = asyncio.Event()
-        server = build_server(self.toc, self.settings)
+        server = build_server(self.toc, self.settings, self.snapshots)
         server.add_insecure_port(self.address)
         await server.start()
         await server.health_servicer.set(  # type: ignore[attr-defined]

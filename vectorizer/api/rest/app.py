@@ -45,8 +45,9 @@ async def _method_not_allowed(request: Request, exc: Exception) -> Response:
 
 
 def build_app(toc: TableOfContents, settings: Any = None, extra_routes: list | None = None,
-              ) -> Starlette:
-    """The ASGI app serving `toc` with Qdrant's middleware behaviour."""
+              snapshots: SnapshotService | None = None) -> Starlette:
+    """The ASGI app serving `toc` with Qdrant's middleware behaviour (`snapshots`: the
+    process's snapshot service, shared with gRPC; made from `settings` if None)."""
     service_settings = getattr(settings, "service", None)
     max_mb = getattr(service_settings, "max_request_size_mb", 32) or 32
     enable_cors = getattr(service_settings, "enable_cors", True)
@@ -74,6 +75,6 @@ def build_app(toc: TableOfContents, settings: Any = None, extra_routes: list | N
     )
     app.state.toc = toc
     app.state.settings = settings
-    app.state.snapshots = SnapshotService.from_settings(toc, settings)
+    app.state.snapshots = snapshots or SnapshotService.from_settings(toc, settings)
     app.state.request_stats = stats
     return app
