@@ -81,3 +81,22 @@ def test_unknown_route_is_404_envelope(server) -> None:
     resp = httpx.get(server.url + "/nope/nothing")
     assert resp.status_code == 404
     assert "error" in resp.json()["status"]
+
+
+def test_responses_gzipped_only_when_accepted(server, client: QdrantClient,
+                                              collection_name: str) -> None:
+    client.create_collection(collection_name, vectors_config=models.VectorParams(
+        size=4, distance=models.Distance.DOT))
+    client.upsert(collection_name, [models.PointStruct(id=i, vector=[1.0, 0.0, 0.0, float(i)],
+                                                       payload={"text": "word " * 20})
+                                    for i in range(50)], wait=True)
+    url = f"{server.url}/collections/{collection_name}/points/scroll"
+    body = {"limit": 50, "with_payload": True}
+    zipped = httpx.post(url, json=body, headers={"accept-encoding": "gzip"})
+    plain = httpx.post(url, json=body, headers={"accept-encoding": "identity"})
+    assert zipped.status_code == plain.status_code == 200
+    assert zipped.headers.get("content-encoding") == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert int(zipped.headers["content-length"]) < int(plain.headers["content-length"])
+    assert zipped.json()["result"] == plain.json()["result"]  # httpx inflates it
+    assert len(plain.json()["result"]["points"]) == 50

@@ -7,7 +7,6 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
@@ -23,7 +22,12 @@ from vectorizer.api.rest import (
     snapshots,
 )
 from vectorizer.api.rest.envelope import error_response
-from vectorizer.api.rest.middleware import ApiKeyAuth, RequestBodyLimits, TrimTrailingSlash
+from vectorizer.api.rest.middleware import (
+    ApiKeyAuth,
+    Compression,
+    RequestBodyLimits,
+    TrimTrailingSlash,
+)
 from vectorizer.api.rest.telemetry import RequestStats, TelemetryMiddleware
 from vectorizer.storage.snapshots.service import SnapshotService
 from vectorizer.storage.toc import TableOfContents
@@ -56,7 +60,7 @@ def build_app(toc: TableOfContents, settings: Any = None, extra_routes: list | N
     middleware = [
         Middleware(TelemetryMiddleware, stats=stats, routes=routes),
         Middleware(TrimTrailingSlash),
-        Middleware(GZipMiddleware, minimum_size=1024),
+        Middleware(Compression, minimum_size=1024),
         Middleware(RequestBodyLimits, max_bytes=int(max_mb * 1024 * 1024)),
     ]
     api_keys = [getattr(service_settings, "api_key", None),

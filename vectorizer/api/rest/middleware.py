@@ -12,6 +12,7 @@ import re
 import zlib
 from typing import Any
 
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vectorizer.api.rest.envelope import dumps
@@ -89,7 +90,9 @@ class RequestBodyLimits:
             if size > self.max_bytes:
                 await _send_error(send, 413, self._limit_message(size))
                 return
-        if is_upload:
+        if is_upload or (length is not None and encoding in {"", "identity"}):
+            # Uploads stream to disk; a plain body with a length (checked above) cannot grow
+            # past it: the HTTP parser delivers exactly that many bytes.
             await self.app(scope, receive, send)
             return
         inflater: Any = None
@@ -199,3 +202,17 @@ class ApiKeyAuth:
             return
         await _send_text(send, 401, "Invalid API key or JWT")
 
+
+class Compression(GZipMiddleware):
+    """Gzip responses for clients that accept it (actix's `Compress`, as Qdrant serves);
+    requests without `gzip` in `Accept-Encoding` go straight to the app."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"accept-encoding":
+                    if b"gzip" in value:
+                        await super().__call__(scope, receive, send)
+                        return
+                    break
+        await self.app(scope, receive, send)
