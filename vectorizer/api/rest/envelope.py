@@ -15,7 +15,7 @@ import pydantic
 from starlette.requests import Request
 from starlette.responses import Response
 
-from vectorizer.common.errors import FormatError, VectorizerError
+from vectorizer.common.errors import FormatError, Timeout, VectorizerError
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,20 @@ async def run(fn: Callable[..., Any], *args: Any) -> Any:
     """Run blocking engine work off the event loop, in the engine's thread pool (a plain
     executor hand-off costs about a third of anyio's worker-thread round trip)."""
     return await asyncio.get_running_loop().run_in_executor(_engine_pool(), fn, *args)
+
+
+async def run_within(request: Request, operation: str, fn: Callable[..., Any],
+                     *args: Any) -> Any:
+    """`run`, bounded by the request's `timeout` query parameter (seconds) when given: past
+    it the request answers Qdrant's timeout error (408) at once; the engine call already
+    running finishes in the background (numpy and faiss calls cannot be interrupted)."""
+    seconds = query_int(request, "timeout")
+    if not seconds or seconds <= 0:
+        return await run(fn, *args)
+    try:
+        return await asyncio.wait_for(run(fn, *args), seconds)
+    except TimeoutError:
+        raise Timeout(f"Operation '{operation}' timed out after {seconds} seconds") from None
 
 
 _POOL: list[ThreadPoolExecutor] = []

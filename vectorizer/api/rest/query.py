@@ -11,7 +11,7 @@ from qdrant_client.http import models
 from starlette.requests import Request
 from starlette.routing import Route
 
-from vectorizer.api.rest.envelope import endpoint, json_body, parse_model, run
+from vectorizer.api.rest.envelope import endpoint, json_body, parse_model, run_within
 from vectorizer.api.rest.points import collection_of
 from vectorizer.collection.query import planner
 
@@ -19,24 +19,24 @@ from vectorizer.collection.query import planner
 @endpoint
 async def query_points(request: Request) -> Any:
     parsed = parse_model(models.QueryRequest, await json_body(request))
-    points = await run(planner.query_points, collection_of(request),
-                       request.app.state.toc.get, parsed)
+    points = await run_within(request, "Query", planner.query_points, collection_of(request),
+                              request.app.state.toc.get, parsed)
     return {"points": points}
 
 
 @endpoint
 async def query_batch(request: Request) -> Any:
     parsed = parse_model(models.QueryRequestBatch, await json_body(request))
-    pages = await run(planner.query_batch, collection_of(request), request.app.state.toc.get,
-                      parsed.searches)
+    pages = await run_within(request, "QueryBatch", planner.query_batch, collection_of(request),
+                             request.app.state.toc.get, parsed.searches)
     return [{"points": points} for points in pages]
 
 
 @endpoint
 async def query_groups(request: Request) -> Any:
     parsed = parse_model(models.QueryGroupsRequest, await json_body(request))
-    return await run(planner.query_groups, collection_of(request), request.app.state.toc.get,
-                     parsed)
+    return await run_within(request, "QueryGroups", planner.query_groups,
+                            collection_of(request), request.app.state.toc.get, parsed)
 
 
 P = "/collections/{collection_name}/points"

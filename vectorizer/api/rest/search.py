@@ -7,6 +7,7 @@ Served even though Qdrant's newest spec hides most of them (their schemas are in
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ from qdrant_client.http import models
 from starlette.requests import Request
 from starlette.routing import Route
 
-from vectorizer.api.rest.envelope import endpoint, json_body, parse_model, run
+from vectorizer.api.rest.envelope import endpoint, json_body, parse_model, query_int, run_within
 from vectorizer.api.rest.points import collection_of
 from vectorizer.api.rest.reads import body_selectors
 from vectorizer.collection.collection import Collection, DenseSearch
@@ -277,7 +278,8 @@ def _single(model: type[BaseModel], runner: Runner) -> Callable[[Request], Await
     async def handler(request: Request) -> Any:
         raw = await json_body(request)
         parsed = parse_model(model, raw)
-        return await run(runner, request.app.state.toc, collection_of(request), raw, parsed)
+        return await run_within(request, model.__name__.replace("Request", ""), runner,
+                                request.app.state.toc, collection_of(request), raw, parsed)
 
     return handler
 
@@ -322,12 +324,18 @@ def _batch(model: type[BaseModel], runner: Runner) -> Callable[[Request], Awaita
         raw = await json_body(request)
         parsed = parse_model(model, raw)
         toc, col = request.app.state.toc, collection_of(request)
+        seconds = query_int(request, "timeout")
+        stop_at = time.monotonic() + seconds if seconds and seconds > 0 else None
 
         def answer_all() -> list[Any]:
-            return [runner(toc, col, raw_one, one)
-                    for raw_one, one in zip(raw["searches"], parsed.searches, strict=True)]
+            out = []
+            for raw_one, one in zip(raw["searches"], parsed.searches, strict=True):
+                if stop_at is not None and time.monotonic() > stop_at:
+                    break  # timed out: the request has been answered, stop working
+                out.append(runner(toc, col, raw_one, one))
+            return out
 
-        return await run(answer_all)
+        return await run_within(request, model.__name__.replace("Request", ""), answer_all)
 
     return handler
 
@@ -357,13 +365,15 @@ def matrix_offsets_result(col: Collection, raw: dict[str, Any]) -> dict[str, Any
 @endpoint
 async def matrix_pairs(request: Request) -> Any:
     raw = await json_body(request, required=False) or {}
-    return await run(matrix_pairs_result, collection_of(request), raw)
+    return await run_within(request, "SearchMatrixPairs", matrix_pairs_result,
+                            collection_of(request), raw)
 
 
 @endpoint
 async def matrix_offsets(request: Request) -> Any:
     raw = await json_body(request, required=False) or {}
-    return await run(matrix_offsets_result, collection_of(request), raw)
+    return await run_within(request, "SearchMatrixOffsets", matrix_offsets_result,
+                            collection_of(request), raw)
 
 
 P = "/collections/{collection_name}/points"
