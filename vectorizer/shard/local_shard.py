@@ -316,7 +316,7 @@ class LocalShard:
             threshold = self.index_config.get("indexing_threshold_kb") or 0
             if threshold and self.appendable.vector_bytes() >= threshold * 1024:
                 count += 1
-            if not count and self._merge_candidates():
+            if not count and self._merge_candidates(pending=True):
                 count += 1
             return count
 
@@ -429,7 +429,7 @@ class LocalShard:
             queued = [{"optimizer": "indexing", "segments": [
                 {"uuid": seg.uid, "points_count": seg.points_count}]}
                 for seg, _name in self._unindexed()]
-            merge = self._merge_candidates()
+            merge = self._merge_candidates(pending=True)
             if merge:
                 kind = "vacuum" if len(merge) == 1 else "merge"
                 queued.append({"optimizer": kind, "segments": [
@@ -445,12 +445,14 @@ class LocalShard:
             return {"running": running, "queued": queued, "completed": list(self.completed),
                     "idle": idle}
 
-    def _merge_candidates(self) -> list[Segment]:
+    def _merge_candidates(self, pending: bool = False) -> list[Segment]:
         """Sealed segments to rebuild as one (call under `lock`).
 
-        Qdrant's two policies: merge the smallest segments while there are more than
-        `default_segment_number` (0 = one per CPU), and vacuum a segment whose deleted
-        share passes `deleted_threshold` once it has `vacuum_min_vector_number` points.
+        Qdrant's two policies: merge the smallest segments (the appendable one included,
+        see `_tail_mergeable`) while there are more than `default_segment_number` (0 = one
+        per CPU), and vacuum a segment whose deleted share passes `deleted_threshold` once
+        it has `vacuum_min_vector_number` points.  `pending`: what is due, whether or not
+        it may start now (for the status).
         """
         opt = self.index_config.get("optimizers", {})
         sealed = [seg for seg in self.segments[:-1] if seg.sealed]
@@ -460,7 +462,7 @@ class LocalShard:
                     deleted > opt.get("deleted_threshold", 0.2) * seg.num_offsets:
                 return [seg]
         target = opt.get("default_segment_number") or os.cpu_count() or 1
-        pool = sealed + ([self.appendable] if sealed and self._tail_mergeable() else [])
+        pool = sealed + ([self.appendable] if sealed and self._tail_mergeable(pending) else [])
         if len(pool) <= target:
             return []
         max_kb = opt.get("max_segment_size") or 0
@@ -476,19 +478,21 @@ class LocalShard:
                 break
         return chosen if len(chosen) >= 2 else []
 
-    def _tail_mergeable(self) -> bool:
+    def _tail_mergeable(self, pending: bool = False) -> bool:
         """Whether the appendable segment joins the merge candidates, as in Qdrant's merge
         optimizer (it then seals, and a new appendable segment takes the writes).
 
-        Only once writes have paused for `_TAIL_IDLE_SEC` (an ongoing upload would otherwise
-        rebuild a segment after every batch) and when it holds enough vectors that scoring
-        it exactly costs more than a graph search (`_TAIL_MIN_SHARE` of the threshold).
+        When it holds enough vectors that scoring it exactly costs more than a graph search
+        (`_TAIL_MIN_SHARE` of the threshold); the merge itself waits until writes have
+        paused for `_TAIL_IDLE_SEC` (an ongoing upload would otherwise rebuild a segment
+        after every batch), but counts as `pending` (status yellow) meanwhile.
         """
         tail = self.appendable
         threshold = self.index_config.get("indexing_threshold_kb") or 0
-        return bool(tail.points_count and threshold and
-                    tail.vector_bytes() >= _TAIL_MIN_SHARE * threshold * 1024 and
-                    time.monotonic() - self.last_write >= _TAIL_IDLE_SEC)
+        if not (tail.points_count and threshold and
+                tail.vector_bytes() >= _TAIL_MIN_SHARE * threshold * 1024):
+            return False
+        return pending or time.monotonic() - self.last_write >= _TAIL_IDLE_SEC
 
     def _rebuild(self, sources: list[Segment]) -> bool:
         """Merge (or vacuum) `sources` into one new indexed segment, off the lock.
