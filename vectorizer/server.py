@@ -4,6 +4,7 @@ us."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import signal
 import sys
@@ -117,8 +118,27 @@ class UnsupportedConfig(RuntimeError):
     """Raised when the configuration asks for a feature that is not built yet (cluster, TLS)."""
 
 
+def return_freed_memory() -> None:
+    """Make glibc give large freed blocks back to the system at once.
+
+    glibc raises its mmap threshold each time a large block is freed, after which blocks
+    of segment size (vectors, codes, graphs rebuilt by the optimizer) come from the heap
+    and stay resident after they are freed: a merge left the process ~100 MB larger.
+    A fixed threshold of 4 MB keeps them memory-mapped, returned to the system when freed,
+    while per-request temporaries (score blocks, 512 KB gathers) still reuse heap memory.
+    No-op where glibc is not the allocator.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 4 << 20)
+
+
+_M_MMAP_THRESHOLD = -3  # mallopt parameter (malloc.h)
+
+
 def run(settings: Any, uri: str | None = None, bootstrap: str | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then flush everything and exit."""
+    return_freed_memory()
     configure_logging(_get(settings, "log_level", "INFO"))
     storage_path = Path(_get(settings, "storage.storage_path", "./storage"))
     host = _get(settings, "service.host", "0.0.0.0")
