@@ -155,3 +155,34 @@ def test_search_errors(setup, server) -> None:
                      json={"vector": {"name": "nope", "vector": [1.0] * DIM}, "limit": 3})
     assert resp.status_code == 400
     assert "Not existing vector name error: nope" in resp.json()["status"]["error"]
+
+
+def test_equal_scores_ordered_by_id_across_the_cut(client: QdrantClient, server,
+                                                   collection_name: str) -> None:
+    """Runs of equal scores (duplicated vectors) spread over 3 shards: every page, whatever
+    its offset, orders them by point id, as Qdrant does (local mode leaves ties in no
+    particular order, so it gives the scores and the test the order)."""
+    rng = np.random.default_rng(11)
+    # small integers: every dot product is exact, whatever the summation order
+    base = rng.integers(-3, 4, size=(6, DIM)).astype(np.float32)
+    ids = [int(i) for i in rng.permutation(np.arange(1, 121))]
+    vectors = {pid: base[k % 6] for k, pid in enumerate(ids)}  # 20 points per vector
+    oracle = QdrantClient(":memory:")
+    params = models.VectorParams(size=DIM, distance=models.Distance.DOT)
+    oracle.create_collection("o", vectors_config=params)
+    client.create_collection(collection_name, vectors_config=params, shard_number=3)
+    points = [models.PointStruct(id=pid, vector=vectors[pid].tolist()) for pid in ids]
+    oracle.upsert("o", points)
+    client.upsert(collection_name, points, wait=True)
+    query = (base[2] + 1.0).tolist()
+    scored = oracle.query_points("o", query=query, limit=len(ids)).points
+    ranked = [p.id for p in sorted(scored, key=lambda p: (-round(p.score, 4), p.id))]
+    for offset, limit in ((0, 10), (5, 20), (17, 6), (38, 30)):
+        want = ranked[offset:offset + limit]
+        got = client.query_points(collection_name, query=query, limit=limit,
+                                  offset=offset).points
+        assert [p.id for p in got] == want, (offset, limit)
+        legacy = checked_client(server.url).post(
+            f"/collections/{collection_name}/points/search",
+            json={"vector": query, "limit": limit, "offset": offset})
+        assert [p["id"] for p in legacy.json()["result"]] == want, (offset, limit)

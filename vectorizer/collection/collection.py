@@ -964,7 +964,19 @@ def _best_hits(chunks: list[tuple[int, SegmentHits]], depth: int, threshold: flo
                                       owners[order].tolist(), strict=True)]
     window = [r[0] for r in rows[:depth + 1]]  # ordered, so equal scores are neighbours
     if len(set(window)) < len(window):
-        # Equal scores: ids decide, over every candidate (a tie may straddle the cut).
-        sign = -1.0 if dist.higher_is_better(distance) else 1.0
-        rows.sort(key=lambda h: (sign * h[0], point_id_sort_key(h[2].ids[h[3]])))
+        _order_ties_by_id(rows, depth)
     return rows[:depth]
+
+
+def _order_ties_by_id(rows: list[tuple[float, int, Any, int]], depth: int) -> None:
+    """Order each run of equal scores by point id, in place, for the runs that start within
+    the first `depth` rows (`rows` are ordered by score; a run may straddle the cut)."""
+    scores = np.fromiter((r[0] for r in rows), dtype=np.float64, count=len(rows))
+    starts = np.flatnonzero(np.r_[True, scores[1:] != scores[:-1]]).tolist()
+    ends = [*starts[1:], len(rows)]
+    for start, end in zip(starts, ends, strict=True):
+        if start >= depth:
+            break
+        if end - start > 1:
+            rows[start:end] = sorted(rows[start:end],
+                                     key=lambda h: point_id_sort_key(h[2].ids[h[3]]))

@@ -301,8 +301,10 @@ class Evaluator:
 
 
 def rescore(col: Any, query: models.FormulaQuery, sources: list[list[Hit]],
-            shard_key: Any) -> list[Hit]:
-    """The union of `sources` re-scored by the formula, best first (not yet limited)."""
+            shard_key: Any, depth: int | None = None, threshold: float | None = None,
+            ) -> list[Hit]:
+    """The union of `sources` re-scored by the formula, best first: the first `depth` of
+    those scoring at least `threshold` (all of them when None)."""
     first: dict[Any, Hit] = {}
     for source in sources:
         for hit in source:
@@ -333,4 +335,8 @@ def rescore(col: Any, query: models.FormulaQuery, sources: list[list[Hit]],
         i = int(np.flatnonzero(bad)[0])
         raise _non_finite(f"{values[i]} as f32 = {as_f32[i]}")
     order = np.argsort(-as_f32, kind="stable")
+    if threshold is not None:
+        order = order[as_f32[order].astype(np.float64) >= threshold]
+    if depth is not None:
+        order = order[:depth]
     return [{**first[ids[i]], "score": float(as_f32[i])} for i in order.tolist()]

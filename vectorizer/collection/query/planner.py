@@ -258,10 +258,8 @@ class QueryRun:
                 fused = [h for h in fused if h["score"] >= node.threshold]
             return self._finish(node, fused[:depth])
         if isinstance(query, models.FormulaQuery):
-            scored = formula.rescore(self.col, query, sources, self.shard_key)
-            if node.threshold is not None:
-                scored = [h for h in scored if h["score"] >= node.threshold]
-            return self._finish(node, scored[:depth])
+            return self._finish(node, formula.rescore(self.col, query, sources, self.shard_key,
+                                                      depth, node.threshold))
         ids = list(dict.fromkeys(h["id"] for source in sources for h in source))
         if not ids:
             return []
