@@ -131,9 +131,12 @@ def return_freed_memory() -> None:
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(_M_MMAP_THRESHOLD, 4 << 20)
+        # and keep up to 64 MB free at the heap's top (a fixed threshold otherwise leaves
+        # glibc's 128 KB trim threshold, and every request re-faults its temporaries)
+        libc.mallopt(_M_TRIM_THRESHOLD, 64 << 20)
 
 
-_M_MMAP_THRESHOLD = -3  # mallopt parameter (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
 
 
 def run(settings: Any, uri: str | None = None, bootstrap: str | None = None) -> None:
