@@ -19,6 +19,7 @@ import uvicorn
 from vectorizer import QDRANT_COMPAT_VERSION, __version__
 from vectorizer.api.grpc.server import GrpcServer
 from vectorizer.api.rest.app import build_app
+from vectorizer.settings import setting_at
 from vectorizer.storage.snapshots.service import SnapshotService
 from vectorizer.storage.toc import TableOfContents
 
@@ -83,14 +84,6 @@ class _GracefulServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def _get(obj: Any, path: str, default: Any) -> Any:
-    for part in path.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            return default
-    return obj
-
-
 class _QdrantLikeFormatter(logging.Formatter):
     """`2026-01-01T00:00:00.123456Z  INFO vectorizer: message`, as Qdrant prints its lines."""
 
@@ -142,13 +135,13 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
 def run(settings: Any, uri: str | None = None, bootstrap: str | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then flush everything and exit."""
     return_freed_memory()
-    configure_logging(_get(settings, "log_level", "INFO"))
-    storage_path = Path(_get(settings, "storage.storage_path", "./storage"))
-    host = _get(settings, "service.host", "0.0.0.0")
-    http_port = int(_get(settings, "service.http_port", 6333))
-    grpc_port = _get(settings, "service.grpc_port", 6334)
+    configure_logging(setting_at(settings, "log_level", "INFO"))
+    storage_path = Path(setting_at(settings, "storage.storage_path", "./storage"))
+    host = setting_at(settings, "service.host", "0.0.0.0")
+    http_port = int(setting_at(settings, "service.http_port", 6333))
+    grpc_port = setting_at(settings, "service.grpc_port", 6334)
     log.info("Vectorizer %s (Qdrant API %s)", __version__, QDRANT_COMPAT_VERSION)
-    if uri or bootstrap or _get(settings, "cluster.enabled", False):
+    if uri or bootstrap or setting_at(settings, "cluster.enabled", False):
         raise UnsupportedConfig(
             "Distributed mode (--uri, --bootstrap, cluster.enabled) is not available yet; "
             "start without them to run a standalone node")
@@ -163,7 +156,7 @@ def run(settings: Any, uri: str | None = None, bootstrap: str | None = None) -> 
     toc = TableOfContents(storage_path, settings)
     log.info("Loaded %d collection(s) from %s in %.2fs", len(toc.collections),
              storage_path.resolve(), time.perf_counter() - started)
-    flusher = FlushLoop(toc, _get(settings, "storage.optimizers.flush_interval_sec", 5))
+    flusher = FlushLoop(toc, setting_at(settings, "storage.optimizers.flush_interval_sec", 5))
     flusher.start()
     optimizer = OptimizerLoop(toc)
     optimizer.start()

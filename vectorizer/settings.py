@@ -647,3 +647,14 @@ def load_settings(config_path: str | None = None, env: Mapping[str, str] | None 
     settings._sources = sources
     settings._messages = messages + _soft_checks(settings)
     return settings
+
+
+def setting_at(settings: Any, path: str, default: Any) -> Any:
+    """The value at dotted `path` (e.g. `service.grpc_port`) of a Settings object, or
+    `default` when a part is missing or None (settings may be absent in embedded use)."""
+    obj = settings
+    for part in path.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return default
+    return obj

@@ -21,6 +21,7 @@ from vectorizer.collection import operations as ops
 from vectorizer.collection.payload_selector import PayloadFn
 from vectorizer.collection.recommend import strategy_scorer
 from vectorizer.collection.routing import shard_for
+from vectorizer.common.durable import fsync_dir
 from vectorizer.common.errors import BadInput, BadRequest, NotFound
 from vectorizer.common.point_id import PointId, point_id_sort_key
 from vectorizer.filter.compiler import order_values
@@ -28,7 +29,6 @@ from vectorizer.index import distance as dist
 from vectorizer.index.payload.field_indexes import params_type
 from vectorizer.index.quantization import QuantSpec
 from vectorizer.shard.local_shard import LocalShard, PointRecord, SegmentHits
-from vectorizer.shard.wal import fsync_dir
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,14 @@
-"""Making files on disk durable: fsync a whole directory tree."""
+"""Making files on disk durable: fsync a directory (after a rename) or a whole tree."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or file creation inside `path` durable."""
+    _fsync_path(str(path))
 
 
 def fsync_tree(directory: Path) -> None:

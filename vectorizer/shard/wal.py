@@ -16,6 +16,8 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from vectorizer.common.durable import fsync_dir
+
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<IIQ")
@@ -28,15 +30,6 @@ class WalCorruption(Exception):
 
 def _crc(op_num: int, payload: bytes) -> int:
     return zlib.crc32(payload, zlib.crc32(op_num.to_bytes(8, "little")))
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or file creation inside `path` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class WriteAheadLog:

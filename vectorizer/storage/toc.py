@@ -17,8 +17,8 @@ from qdrant_client.http import models
 
 from vectorizer.collection import config as cfg
 from vectorizer.collection.collection import Collection, _write_json_atomic
+from vectorizer.common.durable import fsync_dir
 from vectorizer.common.errors import AlreadyExists, BadInput, NotFound, collection_not_found
-from vectorizer.shard.wal import fsync_dir
 
 log = logging.getLogger(__name__)
 

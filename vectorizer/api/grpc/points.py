@@ -267,13 +267,9 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
     @rpc
     def RecommendBatch(self, request: pb.RecommendBatchPoints,
                        deadline: Deadline) -> pb.RecommendBatchResponse:
-        raws = [convert.recommend_json(r) for r in request.recommend_points]
-        parsed = parse_model(search.RecommendRequestBatch, {"searches": raws})
-        col = self._col(request)
-        pages = []
-        for raw, one in zip(raws, parsed.searches, strict=True):
-            deadline.check()
-            pages.append(search.run_recommend(self.toc, col, raw, one))
+        pages = self._each(request, [convert.recommend_json(r) for r in
+                                     request.recommend_points],
+                           search.RecommendRequestBatch, search.run_recommend, deadline)
         return pb.RecommendBatchResponse(result=[pb.BatchResult(result=_scored(p))
                                                  for p in pages])
 
@@ -295,15 +291,23 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
     @rpc
     def DiscoverBatch(self, request: pb.DiscoverBatchPoints,
                       deadline: Deadline) -> pb.DiscoverBatchResponse:
-        raws = [convert.discover_json(r) for r in request.discover_points]
-        parsed = parse_model(search.DiscoverRequestBatch, {"searches": raws})
+        pages = self._each(request, [convert.discover_json(r) for r in
+                                     request.discover_points],
+                           search.DiscoverRequestBatch, search.run_discover, deadline)
+        return pb.DiscoverBatchResponse(result=[pb.BatchResult(result=_scored(p))
+                                                for p in pages])
+
+    def _each(self, request: Any, raws: list[dict[str, Any]], model: Any, runner: Any,
+              deadline: Deadline) -> list[Any]:
+        """`runner` on each of a batch's requests (as REST's `{"searches": …}` body), the
+        deadline checked before each."""
+        parsed = parse_model(model, {"searches": raws})
         col = self._col(request)
         pages = []
         for raw, one in zip(raws, parsed.searches, strict=True):
             deadline.check()
-            pages.append(search.run_discover(self.toc, col, raw, one))
-        return pb.DiscoverBatchResponse(result=[pb.BatchResult(result=_scored(p))
-                                                for p in pages])
+            pages.append(runner(self.toc, col, raw, one))
+        return pages
 
     @rpc
     def SearchMatrixPairs(self, request: pb.SearchMatrixPoints,

@@ -31,6 +31,7 @@ from vectorizer.api.grpc.collections import CollectionsServicer
 from vectorizer.api.grpc.points import PointsServicer
 from vectorizer.api.grpc.service import QdrantServicer
 from vectorizer.api.grpc.snapshots import SnapshotsServicer
+from vectorizer.settings import setting_at
 from vectorizer.storage.snapshots.service import SnapshotService
 from vectorizer.storage.toc import TableOfContents
 
@@ -47,23 +48,14 @@ SERVICE_NAMES = (
 )
 
 
-def _setting(settings: Any, path: str, default: Any) -> Any:
-    obj = settings
-    for part in path.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            return default
-    return obj
-
-
 def build_server(toc: TableOfContents, settings: Any,
                  snapshots: SnapshotService | None = None) -> grpc.aio.Server:
     """A grpc.aio server with every service added (not bound, not started); `snapshots` is
     the snapshot service the REST API uses (one per process), made from `settings` if None."""
     interceptors = []
-    api_keys = [_setting(settings, "service.api_key", None),
-                _setting(settings, "service.alt_api_key", None)]
-    read_only = [_setting(settings, "service.read_only_api_key", None)]
+    api_keys = [setting_at(settings, "service.api_key", None),
+                setting_at(settings, "service.alt_api_key", None)]
+    read_only = [setting_at(settings, "service.read_only_api_key", None)]
     if any(api_keys) or any(read_only):
         interceptors.append(ApiKeyInterceptor(api_keys, read_only))
     server = grpc.aio.server(interceptors=interceptors, options=[

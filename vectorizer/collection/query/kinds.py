@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Callable
-from itertools import permutations
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ from qdrant_client.http import models
 from vectorizer.collection import config as cfg
 from vectorizer.collection.query.vector_kinds import (
     KindQuery,
+    feedback_pairs,
     idf_corpus,
     recommend_examples,
     resolve_kind,
@@ -177,15 +177,10 @@ def _feedback(ex: Examples, feedback: models.RelevanceFeedbackInput, distance: s
     feedback items whose scores differ by a positive confidence, `c * confidence^b *
     (sim(better) - sim(worse))`, similarities as the collection's raw scores."""
     target = ex.fetch([feedback.target])[0]
-    examples = ex.fetch([item.example for item in feedback.feedback])
+    examples = [dist.prepare_query(e, distance)
+                for e in ex.fetch([item.example for item in feedback.feedback])]
     naive = feedback.strategy.naive
-    pairs = []
-    for (pos, pos_score), (neg, neg_score) in permutations(
-            zip(examples, [item.score for item in feedback.feedback], strict=True), 2):
-        confidence = pos_score - neg_score
-        if confidence > 0:
-            pairs.append((dist.prepare_query(pos, distance), dist.prepare_query(neg, distance),
-                          (confidence ** naive.b) * naive.c))
+    pairs = feedback_pairs(examples, feedback)
     goal = dist.prepare_query(target, distance)
 
     def score(block: np.ndarray) -> np.ndarray:

@@ -276,10 +276,10 @@ def _discovery(target: Any, pairs: list[tuple[Any, Any]], sim: Callable) -> Cand
     return score
 
 
-def _feedback(ex: KindExamples, prep: Callable, feedback: models.RelevanceFeedbackInput,
-              sim: Callable) -> CandidateScorer:
-    target = prep(ex.fetch([feedback.target]))[0]
-    examples = prep(ex.fetch([item.example for item in feedback.feedback]))
+def feedback_pairs(examples: list[Any], feedback: models.RelevanceFeedbackInput,
+                   ) -> list[tuple[Any, Any, float]]:
+    """Qdrant's naive relevance-feedback pairs: (better, worse, c * confidence^b) for every
+    ordered pair of feedback examples whose scores differ by a positive confidence."""
     naive = feedback.strategy.naive
     pairs = []
     for (pos, pos_score), (neg, neg_score) in permutations(
@@ -287,6 +287,15 @@ def _feedback(ex: KindExamples, prep: Callable, feedback: models.RelevanceFeedba
         confidence = pos_score - neg_score
         if confidence > 0:
             pairs.append((pos, neg, (confidence ** naive.b) * naive.c))
+    return pairs
+
+
+def _feedback(ex: KindExamples, prep: Callable, feedback: models.RelevanceFeedbackInput,
+              sim: Callable) -> CandidateScorer:
+    target = prep(ex.fetch([feedback.target]))[0]
+    naive = feedback.strategy.naive
+    pairs = feedback_pairs(prep(ex.fetch([item.example for item in feedback.feedback])),
+                           feedback)
 
     def score(storage: Any, offs: np.ndarray) -> np.ndarray:
         total = naive.a * sim(storage, offs, target).astype(np.float32)

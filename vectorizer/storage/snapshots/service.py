@@ -9,22 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from vectorizer.common.errors import BadRequest
+from vectorizer.settings import setting_at
 from vectorizer.storage.snapshots import collection as col_snap
 from vectorizer.storage.snapshots import full as full_snap
 from vectorizer.storage.snapshots import partial as partial_snap
 from vectorizer.storage.snapshots import shard as shard_snap
 from vectorizer.storage.snapshots.fetch import Allowlist, fetch, verify_checksum
 from vectorizer.storage.snapshots.store import SnapshotStore, check_snapshot_name
-
-
-def _setting(settings: Any, path: str, default: Any) -> Any:
-    obj = settings
-    for part in path.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            return default
-    return obj
-
 
 _RECOVERY_LOCK = threading.Lock()  # one recovery at a time, whichever API asked for it
 
@@ -40,10 +31,10 @@ class SnapshotService:
 
     @classmethod
     def from_settings(cls, toc: Any, settings: Any) -> SnapshotService:
-        snapshots = Path(_setting(settings, "storage.snapshots_path", "./snapshots"))
-        temp = _setting(settings, "storage.temp_path", None)
+        snapshots = Path(setting_at(settings, "storage.snapshots_path", "./snapshots"))
+        temp = setting_at(settings, "storage.temp_path", None)
         temp_path = Path(temp) if temp else toc.storage_path / "snapshots_temp"
-        entries = _setting(settings, "storage.snapshots_config.recovery_url_allowlist", None)
+        entries = setting_at(settings, "storage.snapshots_config.recovery_url_allowlist", None)
         allowlist = Allowlist.parse(list(entries)) if entries is not None else None
         return cls(toc, SnapshotStore(snapshots, temp_path), allowlist)
 

@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from vectorizer.common.durable import fsync_dir
 from vectorizer.common.errors import BadRequest, NotFound
-from vectorizer.shard.wal import fsync_dir
 
 SUFFIX = ".snapshot"
 CHECKSUM_SUFFIX = ".checksum"
