@@ -7,11 +7,13 @@ The status codes are the ones Qdrant's tonic services use for the same error
 
 `rpc` runs the blocking engine work of an RPC on a worker thread (as the REST
 handlers do, here on a plain `ThreadPoolExecutor`: its hand-off costs about half
-of anyio's, measured per RPC) so the event loop only (de)serializes, and applies the request's
-deadline: the gRPC deadline and the request's own `timeout` field, whichever
-is sooner. Work that has not started when the deadline passes never starts;
-batches check it between items; an RPC past its deadline answers
-DEADLINE_EXCEEDED at once.
+of anyio's, measured per RPC) so the event loop only (de)serializes; `short_rpc`
+runs millisecond work on the loop's thread while one client connection is the only
+one active (as REST's `run_short`). Both apply the request's deadline: the gRPC
+deadline and the request's own `timeout` field, whichever is sooner. Work that has
+not started when the deadline passes never starts; batches check it between items;
+an RPC past its deadline answers DEADLINE_EXCEEDED (at once when on a worker thread,
+when its current item ends when on the loop's).
 """
 
 from __future__ import annotations
@@ -63,10 +65,16 @@ def _timeout_of(request: Message, context: grpc.aio.ServicerContext) -> float | 
     remaining = context.time_remaining()
     if remaining is not None:
         limits.append(max(float(remaining), 0.0))
-    fields = request.DESCRIPTOR.fields_by_name
-    if "timeout" in fields and request.HasField("timeout") and request.timeout > 0:
+    if _has_timeout_field(request):
         limits.append(float(request.timeout))
     return min(limits) if limits else None
+
+
+def _has_timeout_field(request: Message) -> bool:
+    """True if the request sets its own `timeout` (the server must answer by then, so its
+    work goes to a worker thread; a client's deadline the client enforces itself)."""
+    fields = request.DESCRIPTOR.fields_by_name
+    return "timeout" in fields and request.HasField("timeout") and request.timeout > 0
 
 
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
@@ -88,28 +96,63 @@ Work = Callable[[S, Any, Deadline], Message]
 Handler = Callable[[S, Any, grpc.aio.ServicerContext], Awaitable[Message]]
 
 
+class ActiveClients:
+    """Which connections (gRPC peers) called in the last `window` seconds, and how many
+    calls are running on worker threads: a short call may run on the event loop's own
+    thread when its connection is the only one active and nothing else runs, as REST's
+    `run_short` does. (Calls multiplexed on that one connection by several threads of
+    one client then run one after another; with the GIL they mostly would anyway.)
+
+    Used only from the server's event loop thread."""
+
+    def __init__(self, window: float = 1.0) -> None:
+        self.window = window
+        self.last_seen: dict[str, float] = {}
+        self.running = 0
+
+    def sole(self, peer: str) -> bool:
+        """Record a call from `peer`; True if it may run on the loop's thread."""
+        now = time.monotonic()
+        self.last_seen[peer] = now
+        if len(self.last_seen) > 1:
+            cutoff = now - self.window
+            self.last_seen = {p: t for p, t in self.last_seen.items() if t >= cutoff}
+        return self.running == 0 and len(self.last_seen) == 1
+
+
 def rpc(work: Work[S]) -> Handler[S]:
     """Make `work(self, request, deadline) -> response` a grpc.aio unary handler.
 
     The work runs on a worker thread; its errors become statuses; the response's
     `time` field (where it has one) gets the elapsed seconds, as Qdrant fills it.
     """
+    return _handler(work, short=False)
+
+
+def short_rpc(work: Work[S]) -> Handler[S]:
+    """`rpc` for work that takes milliseconds (point reads, writes and searches): it runs
+    on the event loop's own thread when the servicer's `clients` (an `ActiveClients`) say
+    its connection is the only one active, saving the two thread hand-offs."""
+    return _handler(work, short=True)
+
+
+def _handler(work: Work[S], short: bool) -> Handler[S]:
     method = work.__name__.lstrip("_")
 
     @wraps(work)
     async def handler(self: S, request: Any, context: grpc.aio.ServicerContext) -> Message:
         started = time.perf_counter()
         deadline = Deadline(_timeout_of(request, context), method)
+        clients: ActiveClients | None = getattr(self, "clients", None)
         try:
-            call = asyncio.get_running_loop().run_in_executor(
-                WORKERS, partial(work, self, request, deadline))
-            if deadline.seconds is None:
-                response = await call
+            if short and clients is not None and not _has_timeout_field(request) \
+                    and clients.sole(context.peer()):
+                deadline.check()
+                response = work(self, request, deadline)
+                deadline.check()
             else:
-                try:
-                    response = await asyncio.wait_for(call, deadline.seconds)
-                except TimeoutError:
-                    raise deadline.error() from None
+                response = await _on_worker(clients, partial(work, self, request, deadline),
+                                            deadline)
         except VectorizerError as exc:
             code, message = status_of(exc)
             await context.abort(code, message)
@@ -122,6 +165,24 @@ def rpc(work: Work[S]) -> Handler[S]:
         return response
 
     return handler
+
+
+async def _on_worker(clients: ActiveClients | None, call: Callable[[], Message],
+                     deadline: Deadline) -> Message:
+    """Run `call` on a worker thread, answering DEADLINE_EXCEEDED once `deadline` passes."""
+    if clients is not None:
+        clients.running += 1
+    try:
+        future = asyncio.get_running_loop().run_in_executor(WORKERS, call)
+        if deadline.seconds is None:
+            return await future
+        try:
+            return await asyncio.wait_for(future, deadline.seconds)
+        except TimeoutError:
+            raise deadline.error() from None
+    finally:
+        if clients is not None:
+            clients.running -= 1
 
 
 def unimplemented(message: str) -> Callable[..., Awaitable[Message]]:

@@ -15,7 +15,7 @@ from qdrant_client.grpc import points_service_pb2_grpc
 from qdrant_client.http import models
 
 from vectorizer.api.grpc import convert
-from vectorizer.api.grpc.errors import Deadline, rpc
+from vectorizer.api.grpc.errors import ActiveClients, Deadline, rpc, short_rpc
 from vectorizer.api.rest import points as rest_points
 from vectorizer.api.rest import reads, search
 from vectorizer.api.rest.collections import add_vector
@@ -35,6 +35,7 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
 
     def __init__(self, toc: TableOfContents) -> None:
         self.toc = toc
+        self.clients = ActiveClients()  # which calls may run on the loop (`short_rpc`)
 
     def _col(self, request: Any) -> Collection:
         return self.toc.get(request.collection_name)
@@ -48,7 +49,7 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
 
     # ------------------------------------------------------------ updates
 
-    @rpc
+    @short_rpc
     def Upsert(self, request: pb.UpsertPoints, deadline: Deadline) -> pb.PointsOperationResponse:
         body = convert.compact({
             "update_filter": convert.filter_json(request, "update_filter"),
@@ -63,13 +64,13 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
             op = rest_points.upsert_op(body, col)
         return self._update(request, deadline, op, convert.shard_key_json(request))
 
-    @rpc
+    @short_rpc
     def Delete(self, request: pb.DeletePoints, deadline: Deadline) -> pb.PointsOperationResponse:
         body = convert.selector_of(request, "points")
         op = ops.DeletePoints(rest_points.selection(body))
         return self._update(request, deadline, op, convert.shard_key_json(request))
 
-    @rpc
+    @short_rpc
     def UpdateVectors(self, request: pb.UpdatePointVectors,
                       deadline: Deadline) -> pb.PointsOperationResponse:
         body = convert.compact({
@@ -79,7 +80,7 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
         op = rest_points.update_vectors_op(body, self._col(request))
         return self._update(request, deadline, op, convert.shard_key_json(request))
 
-    @rpc
+    @short_rpc
     def DeleteVectors(self, request: pb.DeletePointVectors,
                       deadline: Deadline) -> pb.PointsOperationResponse:
         body = {"vector": list(request.vectors.names),
@@ -92,32 +93,32 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
                                 **convert.selector_of(request, "points_selector"),
                                 "key": convert.optional(request, "key")})
 
-    @rpc
+    @short_rpc
     def SetPayload(self, request: pb.SetPayloadPoints,
                    deadline: Deadline) -> pb.PointsOperationResponse:
         op = rest_points.set_payload_op(self._payload_body(request))
         return self._update(request, deadline, op, convert.shard_key_json(request))
 
-    @rpc
+    @short_rpc
     def OverwritePayload(self, request: pb.SetPayloadPoints,
                          deadline: Deadline) -> pb.PointsOperationResponse:
         op = rest_points.overwrite_payload_op(self._payload_body(request))
         return self._update(request, deadline, op, convert.shard_key_json(request))
 
-    @rpc
+    @short_rpc
     def DeletePayload(self, request: pb.DeletePayloadPoints,
                       deadline: Deadline) -> pb.PointsOperationResponse:
         body = {"keys": list(request.keys), **convert.selector_of(request, "points_selector")}
         op = rest_points.delete_payload_op(body)
         return self._update(request, deadline, op, convert.shard_key_json(request))
 
-    @rpc
+    @short_rpc
     def ClearPayload(self, request: pb.ClearPayloadPoints,
                      deadline: Deadline) -> pb.PointsOperationResponse:
         op = ops.ClearPayload(rest_points.selection(convert.selector_of(request, "points")))
         return self._update(request, deadline, op, convert.shard_key_json(request))
 
-    @rpc
+    @short_rpc
     def UpdateBatch(self, request: pb.UpdateBatchPoints,
                     deadline: Deadline) -> pb.UpdateBatchResponse:
         body = {"operations": [convert.batch_operation_json(op) for op in request.operations]}
@@ -183,7 +184,7 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
 
     # ------------------------------------------------------------ reads
 
-    @rpc
+    @short_rpc
     def Get(self, request: pb.GetPoints, deadline: Deadline) -> pb.GetResponse:
         body = convert.compact({
             "ids": [convert.point_id(p) for p in request.ids],
@@ -194,7 +195,7 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
         records = reads.retrieve(self._col(request), body)
         return pb.GetResponse(result=[convert.retrieved_point(r) for r in records])
 
-    @rpc
+    @short_rpc
     def Scroll(self, request: pb.ScrollPoints, deadline: Deadline) -> pb.ScrollResponse:
         body = convert.compact({
             "filter": convert.filter_json(request),
@@ -213,7 +214,7 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
             response.next_page_offset.CopyFrom(convert.point_id_pb(page["next_page_offset"]))
         return response
 
-    @rpc
+    @short_rpc
     def Count(self, request: pb.CountPoints, deadline: Deadline) -> pb.CountResponse:
         body = convert.compact({"filter": convert.filter_json(request),
                                 "exact": convert.optional(request, "exact"),
@@ -221,7 +222,7 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
         result = reads.count(self._col(request), body)
         return pb.CountResponse(result=pb.CountResult(count=result["count"]))
 
-    @rpc
+    @short_rpc
     def Facet(self, request: pb.FacetCounts, deadline: Deadline) -> pb.FacetResponse:
         body = convert.compact({"key": request.key, "filter": convert.filter_json(request),
                                 "limit": convert.optional(request, "limit"),
@@ -233,14 +234,14 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
 
     # ------------------------------------------------------------ search
 
-    @rpc
+    @short_rpc
     def Search(self, request: pb.SearchPoints, deadline: Deadline) -> pb.SearchResponse:
         raw = convert.search_json(request)
         parsed = parse_model(search.SearchRequest, raw)
         hits = search.run_search(self.toc, self._col(request), raw, parsed)
         return pb.SearchResponse(result=_scored(hits))
 
-    @rpc
+    @short_rpc
     def SearchBatch(self, request: pb.SearchBatchPoints,
                     deadline: Deadline) -> pb.SearchBatchResponse:
         raw = {"searches": [convert.search_json(s) for s in request.search_points]}
@@ -248,7 +249,7 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
         pages = search.run_search_batch(self.toc, self._col(request), raw, parsed)
         return pb.SearchBatchResponse(result=[pb.BatchResult(result=_scored(p)) for p in pages])
 
-    @rpc
+    @short_rpc
     def SearchGroups(self, request: pb.SearchPointGroups,
                      deadline: Deadline) -> pb.SearchGroupsResponse:
         raw = convert.search_groups_json(request)
@@ -256,7 +257,7 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
         result = search.run_groups(self.toc, self._col(request), raw, parsed)
         return pb.SearchGroupsResponse(result=convert.groups_result(result))
 
-    @rpc
+    @short_rpc
     def Recommend(self, request: pb.RecommendPoints,
                   deadline: Deadline) -> pb.RecommendResponse:
         raw = convert.recommend_json(request)
@@ -264,7 +265,7 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
         hits = search.run_recommend(self.toc, self._col(request), raw, parsed)
         return pb.RecommendResponse(result=_scored(hits))
 
-    @rpc
+    @short_rpc
     def RecommendBatch(self, request: pb.RecommendBatchPoints,
                        deadline: Deadline) -> pb.RecommendBatchResponse:
         pages = self._each(request, [convert.recommend_json(r) for r in
@@ -273,7 +274,7 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
         return pb.RecommendBatchResponse(result=[pb.BatchResult(result=_scored(p))
                                                  for p in pages])
 
-    @rpc
+    @short_rpc
     def RecommendGroups(self, request: pb.RecommendPointGroups,
                         deadline: Deadline) -> pb.RecommendGroupsResponse:
         raw = convert.recommend_groups_json(request)
@@ -281,14 +282,14 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
         result = search.run_groups(self.toc, self._col(request), raw, parsed)
         return pb.RecommendGroupsResponse(result=convert.groups_result(result))
 
-    @rpc
+    @short_rpc
     def Discover(self, request: pb.DiscoverPoints, deadline: Deadline) -> pb.DiscoverResponse:
         raw = convert.discover_json(request)
         parsed = parse_model(search.DiscoverRequest, raw)
         hits = search.run_discover(self.toc, self._col(request), raw, parsed)
         return pb.DiscoverResponse(result=_scored(hits))
 
-    @rpc
+    @short_rpc
     def DiscoverBatch(self, request: pb.DiscoverBatchPoints,
                       deadline: Deadline) -> pb.DiscoverBatchResponse:
         pages = self._each(request, [convert.discover_json(r) for r in
@@ -309,14 +310,14 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
             pages.append(runner(self.toc, col, raw, one))
         return pages
 
-    @rpc
+    @short_rpc
     def SearchMatrixPairs(self, request: pb.SearchMatrixPoints,
                           deadline: Deadline) -> pb.SearchMatrixPairsResponse:
         result = search.matrix_pairs_result(self._col(request), self._matrix_body(request))
         return pb.SearchMatrixPairsResponse(result=RestToGrpc.convert_search_matrix_pairs(
             convert.as_model(models.SearchMatrixPairsResponse, result)))
 
-    @rpc
+    @short_rpc
     def SearchMatrixOffsets(self, request: pb.SearchMatrixPoints,
                             deadline: Deadline) -> pb.SearchMatrixOffsetsResponse:
         result = search.matrix_offsets_result(self._col(request), self._matrix_body(request))
@@ -333,20 +334,20 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
 
     # ------------------------------------------------------------ query API
 
-    @rpc
+    @short_rpc
     def Query(self, request: pb.QueryPoints, deadline: Deadline) -> pb.QueryResponse:
         parsed = convert.query_request(request)
         hits = planner.query_points(self._col(request), self.toc.get, parsed)
         return pb.QueryResponse(result=_scored(hits))
 
-    @rpc
+    @short_rpc
     def QueryBatch(self, request: pb.QueryBatchPoints,
                    deadline: Deadline) -> pb.QueryBatchResponse:
         parsed = [convert.query_request(q) for q in request.query_points]
         pages = planner.query_batch(self._col(request), self.toc.get, parsed)
         return pb.QueryBatchResponse(result=[pb.BatchResult(result=_scored(p)) for p in pages])
 
-    @rpc
+    @short_rpc
     def QueryGroups(self, request: pb.QueryPointGroups,
                     deadline: Deadline) -> pb.QueryGroupsResponse:
         parsed = convert.query_groups_request(request)

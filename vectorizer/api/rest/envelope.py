@@ -81,14 +81,31 @@ async def run(fn: Callable[..., Any], *args: Any) -> Any:
     return await asyncio.get_running_loop().run_in_executor(_engine_pool(), fn, *args)
 
 
+async def run_short(request: Request, fn: Callable[..., Any], *args: Any) -> Any:
+    """`run` for the calls that take milliseconds (point reads, writes and searches).
+
+    When the server has no other client connection open (`app.state.sole_connection`),
+    the call runs on the event loop's own thread instead: nobody else can be waiting on
+    the loop, and the hand-off to a worker thread and back costs more than a search
+    (measured on 2 cores: ~0.1 ms of wake-ups plus ~0.1 ms of a cold thread, of a ~1 ms
+    request). Longer work (snapshots, collection changes) always goes to the pool, so a
+    new connection (a health probe) never waits behind it.
+    """
+    sole_connection = getattr(request.app.state, "sole_connection", None)
+    if sole_connection is not None and sole_connection():
+        return fn(*args)
+    return await run(fn, *args)
+
+
 async def run_within(request: Request, operation: str, fn: Callable[..., Any],
                      *args: Any) -> Any:
-    """`run`, bounded by the request's `timeout` query parameter (seconds) when given: past
-    it the request answers Qdrant's timeout error (408) at once; the engine call already
-    running finishes in the background (numpy and faiss calls cannot be interrupted)."""
+    """`run_short`, bounded by the request's `timeout` query parameter (seconds) when
+    given: past it the request answers Qdrant's timeout error (408) at once; the engine
+    call already running finishes in the background on its worker thread (numpy and faiss
+    calls cannot be interrupted)."""
     seconds = query_int(request, "timeout")
     if not seconds or seconds <= 0:
-        return await run(fn, *args)
+        return await run_short(request, fn, *args)
     try:
         return await asyncio.wait_for(run(fn, *args), seconds)
     except TimeoutError:

@@ -14,6 +14,7 @@ from vectorizer.api.rest.envelope import (
     parse_model,
     query_bool,
     run,
+    run_short,
 )
 from vectorizer.collection import operations as ops
 from vectorizer.collection.collection import Collection
@@ -105,10 +106,15 @@ def apply(col: Collection, op: ops.Operation, shard_key: Any, wait: bool) -> dic
     return {"operation_id": op_id, "status": "completed" if wait else "acknowledged"}
 
 
-async def _apply(request: Request, op: ops.Operation, shard_key: Any) -> dict[str, Any]:
+async def _apply(request: Request, op: ops.Operation, shard_key: Any,
+                 short: bool = True) -> dict[str, Any]:
+    """Apply `op`; `short`: it takes milliseconds (not a field index build over the whole
+    collection), so it may run on the event loop's thread (`run_short`)."""
     col = collection_of(request)
     wait = query_bool(request, "wait", False)
-    return await run(apply, col, op, shard_key, wait)
+    if not short:
+        return await run(apply, col, op, shard_key, wait)
+    return await run_short(request, apply, col, op, shard_key, wait)
 
 
 @endpoint
@@ -197,7 +203,8 @@ async def batch_update(request: Request) -> Any:
     col = collection_of(request)
     parsed = batch_ops(body, col)
     wait = query_bool(request, "wait", False)
-    return [await run(apply, col, op, shard_key, wait) for op, shard_key in parsed]
+    return [await run_short(request, apply, col, op, shard_key, wait)
+            for op, shard_key in parsed]
 
 
 def create_index_op(body: dict[str, Any]) -> ops.CreateFieldIndex:
@@ -210,13 +217,13 @@ def create_index_op(body: dict[str, Any]) -> ops.CreateFieldIndex:
 @endpoint
 async def create_index(request: Request) -> Any:
     body = _object(await json_body(request))
-    return await _apply(request, create_index_op(body), None)
+    return await _apply(request, create_index_op(body), None, short=False)
 
 
 @endpoint
 async def delete_index(request: Request) -> Any:
     field = request.path_params["field_name"]
-    return await _apply(request, ops.DeleteFieldIndex(field), None)
+    return await _apply(request, ops.DeleteFieldIndex(field), None, short=False)
 
 
 ROUTES = [

@@ -8,7 +8,7 @@ from qdrant_client.http import models
 from starlette.requests import Request
 from starlette.routing import Route
 
-from vectorizer.api.rest.envelope import endpoint, json_body, parse_model, run
+from vectorizer.api.rest.envelope import endpoint, json_body, parse_model, run_short
 from vectorizer.api.rest.points import collection_of
 from vectorizer.collection.collection import Collection
 from vectorizer.collection.payload_selector import payload_selector, vector_selector
@@ -83,7 +83,7 @@ def facet(col: Collection, body: dict[str, Any]) -> dict[str, Any]:
 
 @endpoint
 async def retrieve_points(request: Request) -> Any:
-    return await run(retrieve, collection_of(request), await json_body(request))
+    return await run_short(request, retrieve, collection_of(request), await json_body(request))
 
 
 @endpoint
@@ -94,7 +94,7 @@ async def get_point(request: Request) -> Any:
     except ValueError as exc:
         raise FormatError(f"Format error in path parameters: {exc}") from None
     col = collection_of(request)
-    found = await run(col.retrieve, [pid], payload_selector(True), True, None)
+    found = await run_short(request, col.retrieve, [pid], payload_selector(True), True, None)
     if not found:
         raise point_not_found(pid)
     return found[0]
@@ -103,18 +103,18 @@ async def get_point(request: Request) -> Any:
 @endpoint
 async def scroll_points(request: Request) -> Any:
     body = await json_body(request, required=False) or {}
-    return await run(scroll, collection_of(request), body)
+    return await run_short(request, scroll, collection_of(request), body)
 
 
 @endpoint
 async def count_points(request: Request) -> Any:
     body = await json_body(request, required=False) or {}
-    return await run(count, collection_of(request), body)
+    return await run_short(request, count, collection_of(request), body)
 
 
 @endpoint
 async def facet_counts(request: Request) -> Any:
-    return await run(facet, collection_of(request), await json_body(request))
+    return await run_short(request, facet, collection_of(request), await json_body(request))
 
 
 ROUTES = [
