@@ -1027,8 +1027,8 @@ def _wanted(ann: HnswIndex, limit: int, ef: int,
     """How many candidates to take from a graph, and whether to rescore them.
 
     The graph walks codes, so it returns more candidates than asked
-    (`oversampling`, and at least twice `limit`) and they are rescored from the
-    original vectors.  Only an explicit quantization with `rescore: false`
+    (`oversampling`, else twice `limit` or 10 more, within the beam) and they are rescored
+    from the original vectors.  Only an explicit quantization with `rescore: false`
     returns the codes' approximate scores instead; a vector without
     quantization is always rescored, as its scores must be exact.  With
     `ignore: true` every candidate of the beam is rescored.
@@ -1041,7 +1041,10 @@ def _wanted(ann: HnswIndex, limit: int, ef: int,
         or bool(q.ignore)
     wanted = int(np.ceil(limit * oversampling))
     if rescore:
-        wanted = max(wanted, 2 * limit, limit + 10)
+        # More candidates than asked, for the rescoring to reorder, but from within the
+        # beam the search walks anyway (`hnsw_ef`, at least the limit, as Qdrant's): a
+        # wider beam would cost more graph work than the search asked for.
+        wanted = max(wanted, min(max(2 * limit, limit + 10), max(ef, wanted)))
     if q is not None and q.ignore and ann.spec.kind != "none":
         wanted = max(wanted, ef)  # as if without codes: rescore the whole beam
     return wanted, rescore

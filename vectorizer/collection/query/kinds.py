@@ -140,7 +140,9 @@ def resolve(col: Any, lookup: Callable[[str], Any], query: Any, using: str | Non
     if not isinstance(query, models.NearestQuery | models.RecommendQuery |
                       models.DiscoverQuery | models.ContextQuery |
                       models.RelevanceFeedbackQuery):
-        query = models.NearestQuery(nearest=query)  # a bare vector or point id
+        # a bare vector or point id (validated with the request: validating the vector
+        # again against every input kind costs more than a graph search)
+        query = models.NearestQuery.model_construct(nearest=query)
     out = Resolved(name)
     if isinstance(query, models.NearestQuery):
         out.vector = ex.fetch([query.nearest])[0]

@@ -398,8 +398,8 @@ def query_groups(col: Collection, lookup: Lookup,
         "with_vector", "lookup_from")}
 
     def fetch(n: int) -> list[Hit]:
-        return query_points(col, lookup, models.QueryRequest(**fields, limit=n,
-                                                             with_payload=True))
+        return query_points(col, lookup, models.QueryRequest.model_construct(
+            **fields, limit=n, with_payload=True))  # its parts are validated already
 
     groups = group_hits(fetch, request.group_by, limit, group_size, select_payload)
     spec = request.with_lookup

@@ -200,7 +200,7 @@ def resolve_kind(col: Any, kind: str, name: str, query: Any, source: Any, source
     if not isinstance(query, models.NearestQuery | models.RecommendQuery |
                       models.DiscoverQuery | models.ContextQuery |
                       models.RelevanceFeedbackQuery):
-        query = models.NearestQuery(nearest=query)
+        query = models.NearestQuery.model_construct(nearest=query)  # validated already
     if isinstance(query, models.NearestQuery):
         raw = ex.fetch([query.nearest])[0]
         _nearest(out, ex, prep([raw])[0])
