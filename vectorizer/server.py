@@ -177,7 +177,6 @@ def run(settings: Any, uri: str | None = None, bootstrap: str | None = None) -> 
                             access_log=False, lifespan="off", loop="auto", http="auto",
                             timeout_graceful_shutdown=10)
     server = _GracefulServer(config)
-    app.state.sole_connection = lambda: len(server.server_state.connections) <= 1
     try:
         server.run()
     finally:

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf.message import Message
 
+from vectorizer.api.active_clients import ActiveClients
 from vectorizer.common.errors import Timeout, VectorizerError
 
 log = logging.getLogger(__name__)
@@ -96,30 +97,6 @@ Work = Callable[[S, Any, Deadline], Message]
 Handler = Callable[[S, Any, grpc.aio.ServicerContext], Awaitable[Message]]
 
 
-class ActiveClients:
-    """Which connections (gRPC peers) called in the last `window` seconds, and how many
-    calls are running on worker threads: a short call may run on the event loop's own
-    thread when its connection is the only one active and nothing else runs, as REST's
-    `run_short` does. (Calls multiplexed on that one connection by several threads of
-    one client then run one after another; with the GIL they mostly would anyway.)
-
-    Used only from the server's event loop thread."""
-
-    def __init__(self, window: float = 1.0) -> None:
-        self.window = window
-        self.last_seen: dict[str, float] = {}
-        self.running = 0
-
-    def sole(self, peer: str) -> bool:
-        """Record a call from `peer`; True if it may run on the loop's thread."""
-        now = time.monotonic()
-        self.last_seen[peer] = now
-        if len(self.last_seen) > 1:
-            cutoff = now - self.window
-            self.last_seen = {p: t for p, t in self.last_seen.items() if t >= cutoff}
-        return self.running == 0 and len(self.last_seen) == 1
-
-
 def rpc(work: Work[S]) -> Handler[S]:
     """Make `work(self, request, deadline) -> response` a grpc.aio unary handler.
 
@@ -151,8 +128,7 @@ def _handler(work: Work[S], short: bool) -> Handler[S]:
                 response = work(self, request, deadline)
                 deadline.check()
             else:
-                response = await _on_worker(clients, partial(work, self, request, deadline),
-                                            deadline)
+                response = await _on_worker(partial(work, self, request, deadline), deadline)
         except VectorizerError as exc:
             code, message = status_of(exc)
             await context.abort(code, message)
@@ -167,22 +143,15 @@ def _handler(work: Work[S], short: bool) -> Handler[S]:
     return handler
 
 
-async def _on_worker(clients: ActiveClients | None, call: Callable[[], Message],
-                     deadline: Deadline) -> Message:
+async def _on_worker(call: Callable[[], Message], deadline: Deadline) -> Message:
     """Run `call` on a worker thread, answering DEADLINE_EXCEEDED once `deadline` passes."""
-    if clients is not None:
-        clients.running += 1
+    future = asyncio.get_running_loop().run_in_executor(WORKERS, call)
+    if deadline.seconds is None:
+        return await future
     try:
-        future = asyncio.get_running_loop().run_in_executor(WORKERS, call)
-        if deadline.seconds is None:
-            return await future
-        try:
-            return await asyncio.wait_for(future, deadline.seconds)
-        except TimeoutError:
-            raise deadline.error() from None
-    finally:
-        if clients is not None:
-            clients.running -= 1
+        return await asyncio.wait_for(future, deadline.seconds)
+    except TimeoutError:
+        raise deadline.error() from None
 
 
 def unimplemented(message: str) -> Callable[..., Awaitable[Message]]:

@@ -14,8 +14,9 @@ from qdrant_client.conversions.conversion import GrpcToRest, RestToGrpc
 from qdrant_client.grpc import points_service_pb2_grpc
 from qdrant_client.http import models
 
+from vectorizer.api.active_clients import ActiveClients
 from vectorizer.api.grpc import convert
-from vectorizer.api.grpc.errors import ActiveClients, Deadline, rpc, short_rpc
+from vectorizer.api.grpc.errors import Deadline, rpc, short_rpc
 from vectorizer.api.rest import points as rest_points
 from vectorizer.api.rest import reads, search
 from vectorizer.api.rest.collections import add_vector

@@ -82,17 +82,13 @@ async def run(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 async def run_short(request: Request, fn: Callable[..., Any], *args: Any) -> Any:
-    """`run` for the calls that take milliseconds (point reads, writes and searches).
-
-    When the server has no other client connection open (`app.state.sole_connection`),
-    the call runs on the event loop's own thread instead: nobody else can be waiting on
-    the loop, and the hand-off to a worker thread and back costs more than a search
-    (measured on 2 cores: ~0.1 ms of wake-ups plus ~0.1 ms of a cold thread, of a ~1 ms
-    request). Longer work (snapshots, collection changes) always goes to the pool, so a
-    new connection (a health probe) never waits behind it.
-    """
-    sole_connection = getattr(request.app.state, "sole_connection", None)
-    if sole_connection is not None and sole_connection():
+    """`run` for the calls that take milliseconds (point reads, writes and searches): on
+    the event loop's own thread while the request's connection is the only active one
+    (`app.state.active_clients`, see `vectorizer.api.active_clients`). Longer work
+    (snapshots, collection changes, index builds) always goes to the pool, so a new
+    connection (a health probe) never waits behind it."""
+    clients = getattr(request.app.state, "active_clients", None)
+    if clients is not None and clients.sole(request.scope.get("client")):
         return fn(*args)
     return await run(fn, *args)
 
