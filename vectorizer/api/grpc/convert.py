@@ -165,6 +165,11 @@ def dense_points_batch(points: Any, specs: dict[str, Any]) -> PointsBatch | None
     """
     if not points:
         return None
+    spec = specs.get(DEFAULT_VECTOR)
+    if spec is not None and spec.kind == "dense":
+        batch = _unnamed_dense_batch(points, spec.dim)
+        if batch is not None:
+            return batch
     ids: list[Any] = []
     rows: dict[str, list[int]] = {}
     chunks: dict[str, list[bytes]] = {}
@@ -205,6 +210,47 @@ def dense_points_batch(points: Any, specs: dict[str, Any]) -> PointsBatch | None
         columns[name] = DenseColumn(rows=np.asarray(rows[name], dtype=np.int64),
                                     data=matrix.astype(np.float32))
     return PointsBatch(ids=ids, dense=columns, payloads=payloads)
+
+
+def _unnamed_dense_batch(points: Any, dim: int) -> PointsBatch | None:
+    """`dense_points_batch` when every point has one unnamed dense vector (the common
+    upload): one chain of attribute reads per point, and the packed floats of all points
+    checked and cut out of their serialized `DenseVector`s at once."""
+    header = b"\x0a" + _varint(4 * dim)  # field 1 (packed floats), length
+    width = len(header) + 4 * dim
+    ids: list[Any] = []
+    raws: list[bytes] = []
+    payloads: list[dict[str, Any] | None] = []
+    for point in points:
+        pid = point.id
+        if pid.WhichOneof("point_id_options") != "num":
+            return None  # uuids: the general path normalises them
+        ids.append(pid.num)
+        raws.append(point.vectors.vector.dense.SerializeToString())  # b"" unless dense
+        payload = point.payload
+        payloads.append(payload_json(payload) if payload else None)
+    packed = b"".join(raws)
+    if len(packed) != width * len(raws):
+        return None
+    table = np.frombuffer(packed, dtype=np.uint8).reshape(len(raws), width)
+    if not (table[:, :len(header)] == np.frombuffer(header, dtype=np.uint8)).all():
+        return None
+    matrix = table[:, len(header):].copy().view("<f4").astype(np.float32, copy=False)
+    if not np.isfinite(matrix).all():
+        return None
+    column = DenseColumn(rows=np.arange(len(ids), dtype=np.int64), data=matrix)
+    return PointsBatch(ids=ids, dense={DEFAULT_VECTOR: column}, payloads=payloads)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
 
 
 def point_vectors_json(point: pb.PointVectors) -> dict[str, Any]:
