@@ -949,8 +949,9 @@ def _best_hits(chunks: list[tuple[int, SegmentHits]], depth: int, threshold: flo
         if threshold is not None:
             keep = dist.passes_threshold(scores, threshold, distance)
             scores, offs = scores[keep], offs[keep]
+        end = _cut_after_ties(scores, depth)
         rows = [(sc, shard_id, seg, off)
-                for sc, off in zip(scores.tolist(), offs.tolist(), strict=True)]
+                for sc, off in zip(scores[:end].tolist(), offs[:end].tolist(), strict=True)]
     else:
         scores = np.concatenate([c.scores for _s, c in chunks])
         offs = np.concatenate([c.offsets for _s, c in chunks])
@@ -959,13 +960,23 @@ def _best_hits(chunks: list[tuple[int, SegmentHits]], depth: int, threshold: flo
             keep = dist.passes_threshold(scores, threshold, distance)
             scores, offs, owners = scores[keep], offs[keep], owners[keep]
         order = dist.top_k(scores, len(scores), distance)
+        scores = scores[order]
+        order = order[:_cut_after_ties(scores, depth)]
         rows = [(sc, chunks[o][0], chunks[o][1].segment, off)
-                for sc, off, o in zip(scores[order].tolist(), offs[order].tolist(),
+                for sc, off, o in zip(scores[:len(order)].tolist(), offs[order].tolist(),
                                       owners[order].tolist(), strict=True)]
-    window = [r[0] for r in rows[:depth + 1]]  # ordered, so equal scores are neighbours
-    if len(set(window)) < len(window):
+    if len(rows) > 1 and any(a[0] == b[0] for a, b in itertools.pairwise(rows)):
         _order_ties_by_id(rows, depth)
     return rows[:depth]
+
+
+def _cut_after_ties(ordered: np.ndarray, depth: int) -> int:
+    """How many of the `ordered` scores the best `depth` hits may come from: `depth`, or
+    more when the scores tied with the last of them go on past it (ids order a tie)."""
+    if len(ordered) <= depth or depth <= 0:
+        return min(len(ordered), max(depth, 0))
+    past = np.flatnonzero(ordered[depth:] != ordered[depth - 1])
+    return depth + (int(past[0]) if len(past) else len(ordered) - depth)
 
 
 def _order_ties_by_id(rows: list[tuple[float, int, Any, int]], depth: int) -> None:
