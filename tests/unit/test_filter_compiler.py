@@ -76,6 +76,10 @@ class FakeSegment:
     def offset_of(self, point_id: Any) -> int | None:
         return self._offset.get(point_id)
 
+    def offsets_of(self, point_ids: list[Any]) -> np.ndarray:
+        found = [self._offset[p] for p in point_ids if p in self._offset]
+        return np.asarray(found, dtype=np.int64)
+
     def vector_present_mask(self, vector_name: str) -> np.ndarray | None:
         return self._vectors.get(vector_name)
 

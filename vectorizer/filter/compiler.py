@@ -39,7 +39,7 @@ from qdrant_client.http import models
 from vectorizer.common.datetimes import datetime_micros, to_micros
 from vectorizer.common.errors import BadInput
 from vectorizer.common.json_path import JsonPathError, extract_values, get_values, parse
-from vectorizer.common.point_id import normalize_point_id
+from vectorizer.common.point_id import MAX_POINT_ID, normalize_point_id
 from vectorizer.filter.view import SegmentView
 from vectorizer.index.payload.geo import geo_condition_mask
 
@@ -570,14 +570,14 @@ class _Evaluator:
         out = self.zeros()
         if self.segment is None:
             return out
-        for raw in cond.has_id:
-            try:
-                pid = normalize_point_id(raw)
-            except ValueError as err:
-                raise BadInput(str(err)) from None
-            off = self.segment.offset_of(pid)
-            if off is not None and 0 <= off < self.n:
-                out[off] = True
+        try:  # plain integer ids (the common case, e.g. a rescoring level's candidates)
+            # need no parsing
+            ids = [raw if type(raw) is int and 0 <= raw <= MAX_POINT_ID
+                   else normalize_point_id(raw) for raw in cond.has_id]
+        except ValueError as err:
+            raise BadInput(str(err)) from None
+        offs = self.segment.offsets_of(ids)
+        out[offs[offs < self.n]] = True
         return out & cand
 
     def slice(self, cond: models.SliceCondition, cand: np.ndarray) -> np.ndarray:

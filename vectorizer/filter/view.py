@@ -33,6 +33,9 @@ class SegmentView(Protocol):
     def offset_of(self, point_id: PointId) -> int | None:
         """The live offset holding `point_id`, or None."""
 
+    def offsets_of(self, point_ids: list[PointId]) -> np.ndarray:
+        """The live offsets (int64) of those of `point_ids` the segment holds."""
+
     def vector_present_mask(self, vector_name: str) -> np.ndarray | None:
         """Bool mask of offsets that hold a vector under `vector_name`; None if no such vector."""
 

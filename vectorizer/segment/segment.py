@@ -154,6 +154,11 @@ class Segment:
     def offset_of(self, point_id: PointId) -> int | None:
         return self.id_to_offset.get(point_id)
 
+    def offsets_of(self, point_ids: list[PointId]) -> np.ndarray:
+        """The live offsets of those of `point_ids` (normalised) this segment holds."""
+        found = [o for o in map(self.id_to_offset.get, point_ids) if o is not None]
+        return np.fromiter(found, dtype=np.int64, count=len(found))
+
     def vector_present_mask(self, vector_name: str) -> np.ndarray | None:
         storage = self.vectors.get(vector_name)
         if storage is None:
