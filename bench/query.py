@@ -9,7 +9,8 @@ without fastembed, gets the same sparse vectors precomputed with `vectorizer.ind
 Shapes, each timed as sequential single queries from one keep-alive client (stdlib
 `http.client`, see `bench.common.KeepAliveClient`), on the same data in both systems:
 
-- `dense`: one nearest dense search, limit 100;
+- `dense`: one nearest dense search, limit 100 (`dense_1000`: limit 1000, the formula's
+  leaf);
 - `bm25`: one nearest BM25 search (a `Document` query), limit 100;
 - `hybrid_rrf`: the issue's hybrid query: a dense prefetch of 100 and a BM25 prefetch of
   100 fused with rrf, limit 10;
@@ -81,6 +82,7 @@ def shapes(queries: np.ndarray, texts: list[str], sparse: bool,
 
     return {
         "dense": lambda i: {"query": q(i), "using": "dense", "limit": 100},
+        "dense_1000": lambda i: {"query": q(i), "using": "dense", "limit": 1000},
         "bm25": lambda i: {"query": t(i), "using": "bm25", "limit": 100},
         "hybrid_rrf": lambda i: {"prefetch": [
             {"query": q(i), "using": "dense", "limit": 100},
@@ -99,8 +101,9 @@ def shapes(queries: np.ndarray, texts: list[str], sparse: bool,
 
 
 # The leaf searches each shape contains, for the overhead figure.
-LEAVES = {"dense": ("dense",), "bm25": ("bm25",), "hybrid_rrf": ("dense", "bm25"),
-          "tree3": ("dense", "bm25"), "formula": ("dense",)}
+LEAVES = {"dense": ("dense",), "dense_1000": ("dense_1000",), "bm25": ("bm25",),
+          "hybrid_rrf": ("dense", "bm25"),
+          "tree3": ("dense", "bm25"), "formula": ("dense_1000",)}
 
 CONFIG = {"vectors": {"dense": {"size": 128, "distance": "Cosine"}},
           "sparse_vectors": {"bm25": {"modifier": "idf"}}}

@@ -399,6 +399,15 @@ class Collection:
                 out.append(found[pid])
         return out
 
+    def payloads_of(self, ids: list[PointId], shard_key: Any = None,
+                    ) -> dict[PointId, dict[str, Any]]:
+        """The stored payloads (read-only, `{}` when none) of those of `ids` that exist."""
+        found: dict[PointId, dict[str, Any]] = {}
+        for shard_id in self.read_shards(shard_key):
+            for pid, payload in self.shards[shard_id].payloads_of(ids).items():
+                found.setdefault(pid, payload)
+        return found
+
     def search(self, vector_name: str, query: list[float], flt: models.Filter | None,
                limit: int, offset: int, threshold: float | None, with_payload: PayloadFn | None,
                with_vectors: bool | list[str], shard_key: Any = None,

@@ -154,6 +154,12 @@ class Segment:
     def offset_of(self, point_id: PointId) -> int | None:
         return self.id_to_offset.get(point_id)
 
+    def payloads_of(self, point_ids: list[PointId]) -> dict[PointId, dict[str, Any]]:
+        """The stored payloads (read-only, `{}` when none) of those of `point_ids` held here."""
+        get, payloads = self.id_to_offset.get, self.payloads
+        return {pid: payloads[off] or {} for pid in point_ids
+                if (off := get(pid)) is not None}
+
     def offsets_of(self, point_ids: list[PointId]) -> np.ndarray:
         """The live offsets of those of `point_ids` (normalised) this segment holds."""
         found = [o for o in map(self.id_to_offset.get, point_ids) if o is not None]

@@ -681,6 +681,14 @@ class LocalShard:
             vector = seg.vectors_of(off, names)
         return PointRecord(seg.point_id_at(off), payload, vector)
 
+    def payloads_of(self, ids: list[PointId]) -> dict[PointId, dict[str, Any]]:
+        """The stored payloads (not copies: read-only) of those of `ids` held here."""
+        with self.lock:
+            out: dict[PointId, dict[str, Any]] = {}
+            for seg in self.segments:  # a live point is in one segment only
+                out.update(seg.payloads_of(ids))
+            return out
+
     def retrieve(self, ids: list[PointId], with_payload: Callable[[dict], Any] | None,
                  with_vectors: bool | list[str]) -> dict[PointId, PointRecord]:
         with self.lock:

@@ -12,6 +12,7 @@ are float32 and must be finite.  Error messages follow Qdrant's.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -135,6 +136,9 @@ def _validate(expr: Any) -> None:
         _validate(sub)
 
 
+_TOP_LEVEL_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a path of one plain step
+
+
 class Evaluator:
     """Evaluates expressions over `n` candidates given their ids, payloads and scores."""
 
@@ -161,7 +165,13 @@ class Evaluator:
 
     def _numbers(self, key: str, live: np.ndarray) -> np.ndarray:
         out = np.zeros(self.n)
+        top_level = _TOP_LEVEL_KEY.fullmatch(key) is not None
         for i in np.flatnonzero(live).tolist():
+            if top_level:  # a top-level number needs no JSON path walk
+                value = self.payloads[i].get(key)
+                if type(value) is float or type(value) is int:
+                    out[i] = value
+                    continue
             value = self._value(key, i, "number")
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise _variable_error(key, "number", "Value is not a number")
@@ -319,8 +329,7 @@ def rescore(col: Any, query: models.FormulaQuery, sources: list[list[Hit]],
         for hit in source:
             column[position[hit["id"]]] = hit["score"]
         scores.append(column)
-    records = col.retrieve(ids, lambda payload: payload, False, shard_key)
-    payload_of = {rec["id"]: rec["payload"] or {} for rec in records}
+    payload_of = col.payloads_of(ids, shard_key)
     present = [pid for pid in ids if pid in payload_of]
     if len(present) != len(ids):  # deleted since the prefetch ran
         keep = [position[pid] for pid in present]
