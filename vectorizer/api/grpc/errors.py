@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf.message import Message
 
-from vectorizer.api.active_clients import ActiveClients
+from vectorizer.api.inline_gate import InlineGate
 from vectorizer.common.errors import Timeout, VectorizerError
 
 log = logging.getLogger(__name__)
@@ -107,9 +107,10 @@ def rpc(work: Work[S]) -> Handler[S]:
 
 
 def short_rpc(work: Work[S]) -> Handler[S]:
-    """`rpc` for work that takes milliseconds (point reads, writes and searches): it runs
-    on the event loop's own thread when the servicer's `clients` (an `ActiveClients`) say
-    its connection is the only one active, saving the two thread hand-offs."""
+    """`rpc` for work that usually takes milliseconds (point reads, writes and searches):
+    it runs on the event loop's own thread when the servicer's `inline_gate` (an
+    `InlineGate`: its connection is the only active one and the method's last call was
+    quick) allows it, saving the two thread hand-offs."""
     return _handler(work, short=True)
 
 
@@ -120,10 +121,10 @@ def _handler(work: Work[S], short: bool) -> Handler[S]:
     async def handler(self: S, request: Any, context: grpc.aio.ServicerContext) -> Message:
         started = time.perf_counter()
         deadline = Deadline(_timeout_of(request, context), method)
-        clients: ActiveClients | None = getattr(self, "clients", None)
+        gate: InlineGate | None = getattr(self, "inline_gate", None) if short else None
         try:
-            if short and clients is not None and not _has_timeout_field(request) \
-                    and clients.sole(context.peer()):
+            if gate is not None and not _has_timeout_field(request) and \
+                    gate.allows(context.peer(), method, 0):
                 deadline.check()
                 response = work(self, request, deadline)
                 deadline.check()
@@ -136,6 +137,9 @@ def _handler(work: Work[S], short: bool) -> Handler[S]:
             log.exception("error processing gRPC %s", method)
             code, message = status_of(exc)
             await context.abort(code, message)
+        finally:
+            if gate is not None:
+                gate.took(method, time.perf_counter() - started)
         if "time" in response.DESCRIPTOR.fields_by_name:
             response.time = time.perf_counter() - started
         return response

@@ -14,9 +14,9 @@ from qdrant_client.conversions.conversion import GrpcToRest, RestToGrpc
 from qdrant_client.grpc import points_service_pb2_grpc
 from qdrant_client.http import models
 
-from vectorizer.api.active_clients import ActiveClients
 from vectorizer.api.grpc import convert
 from vectorizer.api.grpc.errors import Deadline, rpc, short_rpc
+from vectorizer.api.inline_gate import InlineGate
 from vectorizer.api.rest import points as rest_points
 from vectorizer.api.rest import reads, search
 from vectorizer.api.rest.collections import add_vector
@@ -36,7 +36,7 @@ class PointsServicer(points_service_pb2_grpc.PointsServicer):
 
     def __init__(self, toc: TableOfContents) -> None:
         self.toc = toc
-        self.clients = ActiveClients()  # which calls may run on the loop (`short_rpc`)
+        self.inline_gate = InlineGate()  # which calls may run on the loop (`short_rpc`)
 
     def _col(self, request: Any) -> Collection:
         return self.toc.get(request.collection_name)

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from vectorizer.api.active_clients import ActiveClients
+from vectorizer.api.inline_gate import InlineGate
 from vectorizer.api.rest import (
     collections,
     observability,
@@ -82,5 +82,5 @@ def build_app(toc: TableOfContents, settings: Any = None, extra_routes: list | N
     app.state.settings = settings
     app.state.snapshots = snapshots or SnapshotService.from_settings(toc, settings)
     app.state.request_stats = stats
-    app.state.active_clients = ActiveClients()  # where short engine calls run
+    app.state.inline_gate = InlineGate()  # where short engine calls run
     return app

@@ -82,15 +82,23 @@ async def run(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 async def run_short(request: Request, fn: Callable[..., Any], *args: Any) -> Any:
-    """`run` for the calls that take milliseconds (point reads, writes and searches): on
-    the event loop's own thread while the request's connection is the only active one
-    (`app.state.active_clients`, see `vectorizer.api.active_clients`). Longer work
-    (snapshots, collection changes, index builds) always goes to the pool, so a new
-    connection (a health probe) never waits behind it."""
-    clients = getattr(request.app.state, "active_clients", None)
-    if clients is not None and clients.sole(request.scope.get("client")):
-        return fn(*args)
-    return await run(fn, *args)
+    """`run` for the calls that usually take milliseconds (point reads, writes and
+    searches): on the event loop's own thread when `app.state.inline_gate` allows it (the
+    request's connection is the only active one, its body is small, and the operation's
+    last call was quick; see `vectorizer.api.inline_gate`). Longer work (snapshots,
+    collection changes, index builds) always goes to the pool."""
+    gate = getattr(request.app.state, "inline_gate", None)
+    if gate is None:
+        return await run(fn, *args)
+    operation = getattr(fn, "__qualname__", None) or type(fn).__name__
+    size = len(await request.body())
+    started = time.perf_counter()
+    try:
+        if gate.allows(request.scope.get("client"), operation, size):
+            return fn(*args)
+        return await run(fn, *args)
+    finally:
+        gate.took(operation, time.perf_counter() - started)
 
 
 async def run_within(request: Request, operation: str, fn: Callable[..., Any],
