@@ -77,6 +77,17 @@ def test_cors_preflight(server) -> None:
     assert resp.headers["access-control-allow-origin"] in {"*", "http://example.com"}
 
 
+def test_cors_headers_only_for_browsers(server) -> None:
+    """A request with an `Origin` (a browser's) gets CORS headers; other clients' don't."""
+    resp = httpx.get(server.url + "/collections", headers={"Origin": "http://example.com"})
+    assert resp.status_code == 200
+    assert resp.headers["access-control-allow-origin"] == "*"
+    plain = httpx.get(server.url + "/collections")
+    assert plain.status_code == 200
+    assert "access-control-allow-origin" not in plain.headers
+    assert plain.json()["result"] == resp.json()["result"]
+
+
 def test_unknown_route_is_404_envelope(server) -> None:
     resp = httpx.get(server.url + "/nope/nothing")
     assert resp.status_code == 404

@@ -6,7 +6,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
@@ -25,6 +24,7 @@ from vectorizer.api.rest import (
 from vectorizer.api.rest.envelope import error_response
 from vectorizer.api.rest.middleware import (
     ApiKeyAuth,
+    BrowserCors,
     Compression,
     RequestBodyLimits,
     TrimTrailingSlash,
@@ -71,7 +71,7 @@ def build_app(toc: TableOfContents, settings: Any = None, extra_routes: list | N
         middleware.insert(1, Middleware(ApiKeyAuth, api_keys=api_keys,
                                         read_only_keys=read_only_keys))
     if enable_cors:
-        middleware.insert(1, Middleware(CORSMiddleware, allow_origins=["*"],
+        middleware.insert(1, Middleware(BrowserCors, allow_origins=["*"],
                                         allow_methods=["*"], allow_headers=["*"]))
     app = Starlette(
         routes=[*routes, Mount("/qdrant", routes=routes)],

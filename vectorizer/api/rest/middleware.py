@@ -12,6 +12,7 @@ import re
 import zlib
 from typing import Any
 
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -215,4 +216,17 @@ class Compression(GZipMiddleware):
                         await super().__call__(scope, receive, send)
                         return
                     break
+        await self.app(scope, receive, send)
+
+
+class BrowserCors(CORSMiddleware):
+    """CORS for browsers (any origin, as Qdrant's default `enable_cors`); requests without
+    an `Origin` header (every non-browser client) go straight to the app."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, _value in scope["headers"]:
+                if name == b"origin":
+                    await super().__call__(scope, receive, send)
+                    return
         await self.app(scope, receive, send)
