@@ -39,7 +39,7 @@ from qdrant_client.http import models
 from vectorizer.common.datetimes import datetime_micros, to_micros
 from vectorizer.common.errors import BadInput
 from vectorizer.common.json_path import JsonPathError, extract_values, get_values, parse
-from vectorizer.common.point_id import MAX_POINT_ID, normalize_point_id
+from vectorizer.common.point_id import normalize_point_id
 from vectorizer.filter.view import SegmentView
 from vectorizer.index.payload.geo import geo_condition_mask
 
@@ -570,12 +570,12 @@ class _Evaluator:
         out = self.zeros()
         if self.segment is None:
             return out
-        try:  # plain integer ids (the common case, e.g. a rescoring level's candidates)
-            # need no parsing
-            ids = [raw if type(raw) is int and 0 <= raw <= MAX_POINT_ID
-                   else normalize_point_id(raw) for raw in cond.has_id]
-        except ValueError as err:
-            raise BadInput(str(err)) from None
+        ids = cond.has_id
+        if not _plain_u64_ids(ids):  # those (a rescoring level's candidates) need no parsing
+            try:
+                ids = [normalize_point_id(raw) for raw in ids]
+            except ValueError as err:
+                raise BadInput(str(err)) from None
         offs = self.segment.offsets_of(ids)
         out[offs[offs < self.n]] = True
         return out & cand
@@ -689,3 +689,11 @@ class _Evaluator:
         hit = geo_condition_mask(cond, np.asarray(lats, dtype=np.float64),
                                  np.asarray(lons, dtype=np.float64))
         return self._hits(np.asarray(owners, dtype=np.int64)[hit].tolist())
+
+
+def _plain_u64_ids(ids: list[Any]) -> bool:
+    """True if every id is a Python int within u64 (already in normal form)."""
+    if not ids or set(map(type, ids)) != {int}:
+        return False
+    column = np.asarray(ids)  # int64, uint64, or object past u64
+    return column.dtype.kind == "u" or (column.dtype.kind == "i" and column.min() >= 0)

@@ -758,7 +758,9 @@ class LocalShard:
     def _filtered_rows(seg: Segment, name: str, flt: models.Filter, key: str,
                        live: CandidateRows) -> CandidateRows:
         """Live rows of `name` matching `flt`, from the segment's filter cache when current."""
-        cacheable = len(key) <= _CACHED_FILTER_CHARS
+        # id lists (a rescoring level's candidates) change with every query: caching them
+        # would only push out the filters that do repeat
+        cacheable = len(key) <= _CACHED_FILTER_CHARS and '"has_id"' not in key
         rows = seg.cached_filter_rows((key, name)) if cacheable else None
         if rows is None:
             rows = CandidateRows(filter_mask(seg, flt) & live.mask)
