@@ -49,10 +49,16 @@ def test_identical_subrequests_run_once_and_leaves_are_batched(tmp_path: Path,
     ]
     pages = planner.query_batch(col, lambda name: col, requests)
     # one pass over vector `a` with the two distinct prefetch queries and the root leaf;
-    # the nearest re-scoring over `b` is a separate restricted search
-    assert calls[0] == ("a", 3)
-    assert [name for name, _n in calls] == ["a", "b"]
+    # the nearest re-scoring over `b` scores its candidates from their rows, no search
+    assert calls == [("a", 3)]
     assert [len(p) for p in pages] == [5, 5, 20]
+    # ... and ranks them as a search restricted to them would
+    candidates = [h["id"] for h in planner.query_points(col, lambda name: col, models.QueryRequest(
+        query=[1.0, 0.0, 0.0, 0.0], using="a", limit=20))]
+    restricted = col.search("b", [0.0, 0.0, 1.0, 0.0], models.Filter(must=[
+        models.HasIdCondition(has_id=candidates)]), 5, 0, None, None, False)
+    assert [(h["id"], h["score"]) for h in pages[1]] == \
+        [(h["id"], h["score"]) for h in restricted]
     alone = planner.query_points(col, lambda name: col, requests[0])
     assert [h["id"] for h in alone] == [h["id"] for h in pages[0]]
     col.close()

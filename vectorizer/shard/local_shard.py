@@ -831,6 +831,33 @@ class LocalShard:
                     found[i].append(SegmentHits(seg, matrix[i][best], offs[best]))
         return found
 
+    def score_dense_ids(self, name: str, ids: list[PointId], queries: np.ndarray,
+                        distance: str, limit: int) -> list[list[SegmentHits]]:
+        """Per prepared dense query, each segment's top-`limit` of the points `ids` holding
+        vector `name`, scored exactly from their rows: the rescoring of prefetched
+        candidates, without compiling the ids into a filter mask per segment."""
+        plans = []
+        with self.lock:  # plan under the lock, score without it (as `search_dense_many`)
+            for seg in self.segments:
+                storage = seg.vectors.get(name)
+                if storage is None or not hasattr(storage, "data"):
+                    continue
+                live = seg.live_rows(name)
+                if live is None or not live.count:
+                    continue
+                offs = seg.offsets_of(ids)
+                offs = np.sort(offs[offs < len(live.mask)])
+                offs = offs[live.mask[offs]]
+                if len(offs):
+                    plans.append((seg, storage, offs))
+        found: list[list[SegmentHits]] = [[] for _ in range(len(queries))]
+        for seg, storage, offs in plans:
+            matrix = storage.scores_many(offs, queries, distance)
+            for i in range(len(queries)):
+                best = dist.top_k(matrix[i], limit, distance)
+                found[i].append(SegmentHits(seg, matrix[i][best], offs[best]))
+        return found
+
     def score_exact(self, name: str, scorer: Callable[[np.ndarray], np.ndarray],
                     flt: models.Filter | None, limit: int, threshold: float | None,
                     ) -> list[tuple[float, Segment, int]]:

@@ -263,6 +263,12 @@ class QueryRun:
         ids = list(dict.fromkeys(h["id"] for source in sources for h in source))
         if not ids:
             return []
+        r = node.resolved
+        if r is not None and r.vector is not None and r.mmr is None:
+            # a dense nearest query scores the candidates straight from their rows
+            return self.col.rescore_dense(r.vector_name, r.vector, ids, node.limit,
+                                          node.offset, node.threshold, node.with_payload,
+                                          node.with_vectors, self.shard_key)
         return self._query(node, models.Filter(must=[models.HasIdCondition(has_id=ids)]))
 
     def _query(self, node: Node, flt: models.Filter | None) -> list[Hit]:
