@@ -607,6 +607,18 @@ class Collection:
                                               full_scan),
             dist.DOT, limit, offset, threshold, with_payload, with_vectors, shard_key)
 
+    def rescore_sparse(self, vector_name: str, query: tuple[np.ndarray, np.ndarray],
+                       ids: list[PointId], limit: int, offset: int, threshold: float | None,
+                       with_payload: PayloadFn | None, with_vectors: bool | list[str],
+                       shard_key: Any = None) -> list[dict[str, Any]]:
+        """The page of the points `ids` (prefetched candidates) sharing a dimension with a
+        prepared sparse query, by dot product: what a search filtered to them returns."""
+        q_idx, q_val = query
+        return self._segment_hits_page(
+            lambda shard: shard.score_sparse_ids(vector_name, ids, q_idx, q_val,
+                                                 limit + offset),
+            dist.DOT, limit, offset, threshold, with_payload, with_vectors, shard_key)
+
     def score_candidates_page(self, vector_name: str, scorer: Any, higher_better: bool,
                               flt: models.Filter | None, limit: int, offset: int,
                               threshold: float | None, with_payload: PayloadFn | None,

@@ -924,6 +924,31 @@ class LocalShard:
                 found.append(SegmentHits(seg, scores[best], offs[best]))
         return found
 
+    def score_sparse_ids(self, name: str, ids: list[PointId], q_idx: np.ndarray,
+                         q_val: np.ndarray, limit: int) -> list[SegmentHits]:
+        """Each segment's top-`limit` of the points `ids` sharing a dimension with the
+        sorted sparse query, scored from their own vectors (as `search_sparse` scores few
+        filtered candidates): the rescoring of prefetched candidates."""
+        found: list[SegmentHits] = []
+        with self.lock:
+            for seg in self.segments:
+                storage = seg.vectors.get(name)
+                if not isinstance(storage, SparseVectorStorage):
+                    continue
+                live = seg.live_rows(name)
+                if live is None or not live.count:
+                    continue
+                offs = seg.offsets_of(ids)
+                offs = np.sort(offs[offs < len(live.mask)])
+                offs = offs[live.mask[offs]]
+                if not len(offs):
+                    continue
+                scores, overlap = storage.score_offsets(q_idx, q_val, offs)
+                offs, scores = offs[overlap], scores[overlap]
+                best = best_k(scores, limit)
+                found.append(SegmentHits(seg, scores[best], offs[best]))
+        return found
+
     def sparse_stats(self, name: str, dims: np.ndarray, corpus: models.Filter | None = None,
                      ) -> tuple[int, np.ndarray]:
         """(points holding sparse `name`, how many of them hold each of `dims`), among the

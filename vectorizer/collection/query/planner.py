@@ -264,11 +264,16 @@ class QueryRun:
         if not ids:
             return []
         r = node.resolved
+        # nearest queries score the candidates straight from their rows
         if r is not None and r.vector is not None and r.mmr is None:
-            # a dense nearest query scores the candidates straight from their rows
             return self.col.rescore_dense(r.vector_name, r.vector, ids, node.limit,
                                           node.offset, node.threshold, node.with_payload,
                                           node.with_vectors, self.shard_key)
+        if r is not None and r.other is not None and r.other.sparse is not None and \
+                r.mmr is None:
+            return self.col.rescore_sparse(r.vector_name, r.other.sparse, ids, node.limit,
+                                           node.offset, node.threshold, node.with_payload,
+                                           node.with_vectors, self.shard_key)
         return self._query(node, models.Filter(must=[models.HasIdCondition(has_id=ids)]))
 
     def _query(self, node: Node, flt: models.Filter | None) -> list[Hit]:
