@@ -160,6 +160,15 @@ class Segment:
         return {pid: payloads[off] or {} for pid in point_ids
                 if (off := get(pid)) is not None}
 
+    def live_offsets_of(self, vector_name: str, point_ids: list[PointId]) -> np.ndarray:
+        """The sorted offsets of those of `point_ids` that are live and hold `vector_name`."""
+        live = self.live_rows(vector_name)
+        if live is None or not live.count:
+            return np.zeros(0, dtype=np.int64)
+        offs = self.offsets_of(point_ids)
+        offs = np.sort(offs[offs < len(live.mask)])
+        return offs[live.mask[offs]]
+
     def offsets_of(self, point_ids: list[PointId]) -> np.ndarray:
         """The live offsets of those of `point_ids` (normalised) this segment holds."""
         found = [o for o in map(self.id_to_offset.get, point_ids) if o is not None]

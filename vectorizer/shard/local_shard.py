@@ -831,25 +831,28 @@ class LocalShard:
                     found[i].append(SegmentHits(seg, matrix[i][best], offs[best]))
         return found
 
+    def _dense_rows(self, name: str, select: Callable[[Segment, Any], np.ndarray],
+                    ) -> list[tuple[Segment, Any, np.ndarray]]:
+        """(segment, storage, offsets) per segment holding dense vector `name`, the offsets
+        picked by `select(segment, storage)`: planned under the lock, so that the scoring
+        runs without it (as `search_dense_many`)."""
+        plans = []
+        with self.lock:
+            for seg in self.segments:
+                storage = seg.vectors.get(name)
+                if storage is None or not hasattr(storage, "data"):
+                    continue
+                offs = select(seg, storage)
+                if len(offs):
+                    plans.append((seg, storage, offs))
+        return plans
+
     def score_dense_ids(self, name: str, ids: list[PointId], queries: np.ndarray,
                         distance: str, limit: int) -> list[list[SegmentHits]]:
         """Per prepared dense query, each segment's top-`limit` of the points `ids` holding
         vector `name`, scored exactly from their rows: the rescoring of prefetched
         candidates, without compiling the ids into a filter mask per segment."""
-        plans = []
-        with self.lock:  # plan under the lock, score without it (as `search_dense_many`)
-            for seg in self.segments:
-                storage = seg.vectors.get(name)
-                if storage is None or not hasattr(storage, "data"):
-                    continue
-                live = seg.live_rows(name)
-                if live is None or not live.count:
-                    continue
-                offs = seg.offsets_of(ids)
-                offs = np.sort(offs[offs < len(live.mask)])
-                offs = offs[live.mask[offs]]
-                if len(offs):
-                    plans.append((seg, storage, offs))
+        plans = self._dense_rows(name, lambda seg, _storage: seg.live_offsets_of(name, ids))
         found: list[list[SegmentHits]] = [[] for _ in range(len(queries))]
         for seg, storage, offs in plans:
             matrix = storage.scores_many(offs, queries, distance)
@@ -866,16 +869,8 @@ class LocalShard:
         `scorer` maps a float32 block of vectors to their scores; used for the
         recommendation strategies that score against several examples.
         """
-        plans = []
-        with self.lock:  # plan under the lock, score without it (as `search_dense_many`)
-            for seg in self.segments:
-                storage = seg.vectors.get(name)
-                if storage is None or not hasattr(storage, "data"):
-                    continue
-                offs = np.flatnonzero(filter_mask(seg, flt) &
-                                      storage.present_mask(seg.num_offsets))
-                if len(offs):
-                    plans.append((seg, storage, offs))
+        plans = self._dense_rows(name, lambda seg, storage: np.flatnonzero(
+            filter_mask(seg, flt) & storage.present_mask(seg.num_offsets)))
         found: list[tuple[float, Segment, int]] = []
         for seg, storage, offs in plans:
             values = np.concatenate([
@@ -935,12 +930,7 @@ class LocalShard:
                 storage = seg.vectors.get(name)
                 if not isinstance(storage, SparseVectorStorage):
                     continue
-                live = seg.live_rows(name)
-                if live is None or not live.count:
-                    continue
-                offs = seg.offsets_of(ids)
-                offs = np.sort(offs[offs < len(live.mask)])
-                offs = offs[live.mask[offs]]
+                offs = seg.live_offsets_of(name, ids)
                 if not len(offs):
                     continue
                 scores, overlap = storage.score_offsets(q_idx, q_val, offs)
