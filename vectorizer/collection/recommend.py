@@ -7,7 +7,7 @@ collection's raw ("core") similarity: Euclid and Manhattan as negated distances.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,10 +38,36 @@ def _core_scores(block: np.ndarray, example: np.ndarray, distance: str) -> np.nd
 
 
 def _scaled_sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (x / (1.0 + np.abs(x)) + 1.0)
+    return (0.5 * (x / (1.0 + np.abs(x)) + 1.0)).astype(np.float32)
 
 
 _F32_EPSILON = np.float32(1.1920929e-7)
+
+
+def best_score_of(best_positive: np.ndarray, best_negative: np.ndarray) -> np.ndarray:
+    """Qdrant's `best_score`: the scaled best positive similarity where it beats the best
+    negative one, else minus the scaled best negative similarity."""
+    return np.where(best_positive > best_negative, _scaled_sigmoid(best_positive),
+                    -_scaled_sigmoid(best_negative)).astype(np.float32)
+
+
+def discovery_of(target: np.ndarray | None, pairs: Iterable[tuple[np.ndarray, np.ndarray]],
+                 size: int) -> np.ndarray:
+    """Qdrant's discovery (`target` similarities given) or context score of `size`
+    candidates from their (positive, negative) similarities per context pair: with a
+    target, +1 or -1 per pair by which example is closer, plus the sigmoid-scaled
+    target similarity; without, the sum of sigmoid(min(positive - negative - eps, 0))."""
+    total = np.zeros(size, dtype=np.float32)
+    for p, n in pairs:
+        p, n = p.astype(np.float32), n.astype(np.float32)
+        if target is not None:
+            total += np.sign(p - n).astype(np.float32)
+        else:
+            diff = np.minimum(p - n - _F32_EPSILON, 0.0)
+            total += diff / (1.0 + np.abs(diff))
+    if target is not None:
+        total += _scaled_sigmoid(target.astype(np.float32))
+    return total
 
 
 def discovery_scorer(target: np.ndarray | None, pairs: list[tuple[np.ndarray, np.ndarray]],
@@ -57,18 +83,10 @@ def discovery_scorer(target: np.ndarray | None, pairs: list[tuple[np.ndarray, np
     goal = None if target is None else dist.prepare_query(target, distance)
 
     def score(block: np.ndarray) -> np.ndarray:
-        total = np.zeros(len(block), dtype=np.float32)
-        for pos, neg in prepared:
-            p = _core_scores(block, pos, distance).astype(np.float32)
-            n = _core_scores(block, neg, distance).astype(np.float32)
-            if goal is not None:
-                total += np.sign(p - n).astype(np.float32)
-            else:
-                diff = np.minimum(p - n - _F32_EPSILON, 0.0)
-                total += diff / (1.0 + np.abs(diff))
-        if goal is not None:
-            total += _scaled_sigmoid(_core_scores(block, goal, distance).astype(np.float32))
-        return total
+        return discovery_of(
+            None if goal is None else _core_scores(block, goal, distance),
+            ((_core_scores(block, pos, distance), _core_scores(block, neg, distance))
+             for pos, neg in prepared), len(block))
     return score
 
 
@@ -90,8 +108,7 @@ def strategy_scorer(strategy: str, positive: list[np.ndarray], negative: list[np
 
     if strategy == "best_score":
         def score(block: np.ndarray) -> np.ndarray:
-            p, n = best(block, pos), best(block, neg)
-            return np.where(p > n, _scaled_sigmoid(p), -_scaled_sigmoid(n))
+            return best_score_of(best(block, pos), best(block, neg))
         return score
 
     def score_sum(block: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from qdrant_client.http import models
 
+from vectorizer.collection.recommend import best_score_of, discovery_of
 from vectorizer.common.errors import BadInput
 from vectorizer.common.point_id import PointId, normalize_point_id
 from vectorizer.index import bm25
@@ -37,9 +38,6 @@ from vectorizer.index.sparse import sort_query
 CandidateScorer = Callable[[Any, np.ndarray], np.ndarray]
 SparseQuery = tuple[np.ndarray, np.ndarray]  # sorted int64 dims, float64 weights
 
-_F32_EPSILON = np.float32(1.1920929e-7)
-
-
 def recommend_examples(ex: Any, rec: models.RecommendInput) -> tuple[str, list, list]:
     """A recommend input's strategy and its fetched positive and negative examples, or
     Qdrant's error for examples the strategy cannot use."""
@@ -50,14 +48,6 @@ def recommend_examples(ex: Any, rec: models.RecommendInput) -> tuple[str, list, 
     if not positive and not negative:
         raise BadInput("No positive or negative examples given")
     return strategy, ex.fetch(list(positive)), ex.fetch(list(negative))
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return (x / (1.0 + np.abs(x))).astype(np.float32)
-
-
-def _scaled_sigmoid(x: np.ndarray) -> np.ndarray:
-    return (0.5 * (x / (1.0 + np.abs(x)) + 1.0)).astype(np.float32)
 
 
 def _is_id(value: Any) -> bool:
@@ -249,9 +239,8 @@ def _strategy(strategy: str, pos: list[Any], neg: list[Any], sim: Callable,
 
     if strategy == "best_score":
         def best(storage: Any, offs: np.ndarray) -> np.ndarray:
-            p = scores(storage, offs, pos, -np.inf).max(axis=0)
-            n = scores(storage, offs, neg, -np.inf).max(axis=0)
-            return np.where(p > n, _scaled_sigmoid(p), -_scaled_sigmoid(n)).astype(np.float32)
+            return best_score_of(scores(storage, offs, pos, -np.inf).max(axis=0),
+                                 scores(storage, offs, neg, -np.inf).max(axis=0))
         return best
 
     def total(storage: Any, offs: np.ndarray) -> np.ndarray:
@@ -262,17 +251,9 @@ def _strategy(strategy: str, pos: list[Any], neg: list[Any], sim: Callable,
 
 def _discovery(target: Any, pairs: list[tuple[Any, Any]], sim: Callable) -> CandidateScorer:
     def score(storage: Any, offs: np.ndarray) -> np.ndarray:
-        total = np.zeros(len(offs), dtype=np.float32)
-        for pos, neg in pairs:
-            p = sim(storage, offs, pos).astype(np.float32)
-            n = sim(storage, offs, neg).astype(np.float32)
-            if target is not None:
-                total += np.sign(p - n).astype(np.float32)
-            else:
-                total += _sigmoid(np.minimum(p - n - _F32_EPSILON, 0.0))
-        if target is not None:
-            total += _scaled_sigmoid(sim(storage, offs, target).astype(np.float32))
-        return total
+        return discovery_of(None if target is None else sim(storage, offs, target),
+                            ((sim(storage, offs, pos), sim(storage, offs, neg))
+                             for pos, neg in pairs), len(offs))
     return score
 
 
