@@ -23,20 +23,22 @@ from typing import Any
 
 import orjson
 
-from vectorizer.collection import config as cfg
-from vectorizer.common.durable import fsync_tree
 from vectorizer.common.errors import BadRequest, VectorizerError
 from vectorizer.shard import snapshot as shard_snapshot
-from vectorizer.shard.local_shard import STATE_FILE, LocalShard
+from vectorizer.shard.local_shard import STATE_FILE
 from vectorizer.storage.snapshots import collection as col_snap
 from vectorizer.storage.snapshots.archive import (
     MANIFEST_NAME,
     ArchiveWriter,
     remove_tree,
 )
-from vectorizer.storage.snapshots.fs import exchange_dirs
 from vectorizer.storage.snapshots.manifest import CollectionEntry, Manifest
-from vectorizer.storage.snapshots.shard import SHARD_DIR, shard_of, stream_archive
+from vectorizer.storage.snapshots.shard import (
+    SHARD_DIR,
+    shard_of,
+    stream_archive,
+    swap_in_shard,
+)
 
 
 class EmptyPartialSnapshot(VectorizerError):
@@ -122,18 +124,7 @@ def recover_partial(toc: Any, name: str, shard_id: int, archive: Path) -> bool:
                     raise BadRequest(f"Partial snapshot needs segment {seg}, which this shard "
                                      "does not have: recover a full shard snapshot instead")
                 _link_tree(shard.path / "segments" / seg, target)
-            try:
-                shard_snapshot.validate_shard_dir(new_dir)
-                LocalShard(new_dir, shard_id, cfg.vector_specs(col.config)).close()
-            except Exception as exc:
-                raise BadRequest(f"Invalid snapshot: the shard does not load ({exc})") \
-                    from None
-            fsync_tree(new_dir)
-            with col.update_lock, col.lock:
-                old = col.shards[shard_id]
-                old.retire()
-                exchange_dirs(new_dir, old.path)
-                col.shards[shard_id] = col._open_shard(shard_id)
+            swap_in_shard(col, shard_id, new_dir)
     finally:
         remove_tree(staging)
     return True

@@ -12,6 +12,7 @@ import queue
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -153,20 +154,26 @@ def recover_shard_snapshot(toc: Any, name: str, shard_id: int, archive: Any) -> 
         if theirs is not None and mine is not None and theirs != mine:
             raise BadRequest(f"Snapshot is of a shard with shard key {theirs!r}, shard "
                              f"{shard_id} has shard key {mine!r}")
-        shard_dir = root / entry.dir
-        try:
-            shard_snapshot.validate_shard_dir(shard_dir)
-            LocalShard(shard_dir, shard_id, cfg.vector_specs(col.config)).close()
-        except Exception as exc:
-            raise BadRequest(f"Invalid snapshot: the shard does not load ({exc})") from None
-        fsync_tree(shard_dir)
-        with col.update_lock, col.lock:
-            old = col.shards.get(shard_id)
-            if old is None:
-                raise NotFound(f"Shard {shard_id} does not exist")
-            old.retire()
-            exchange_dirs(shard_dir, old.path)
-            col.shards[shard_id] = col._open_shard(shard_id)
+        swap_in_shard(col, shard_id, root / entry.dir)
     finally:
         remove_tree(staging)
     return True
+
+
+def swap_in_shard(col: Any, shard_id: int, shard_dir: Path) -> None:
+    """Put the shard in `shard_dir` in place of shard `shard_id` of `col`: check that it
+    loads, make it durable, then exchange the directories under the collection's locks
+    (the old shard's files end up in `shard_dir`, for the caller to remove)."""
+    try:
+        shard_snapshot.validate_shard_dir(shard_dir)
+        LocalShard(shard_dir, shard_id, cfg.vector_specs(col.config)).close()
+    except Exception as exc:
+        raise BadRequest(f"Invalid snapshot: the shard does not load ({exc})") from None
+    fsync_tree(shard_dir)
+    with col.update_lock, col.lock:
+        old = col.shards.get(shard_id)
+        if old is None:
+            raise NotFound(f"Shard {shard_id} does not exist")
+        old.retire()
+        exchange_dirs(shard_dir, old.path)
+        col.shards[shard_id] = col._open_shard(shard_id)
