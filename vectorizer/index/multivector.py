@@ -21,19 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from vectorizer.index import distance as dist
-from vectorizer.index.sparse import ranges
+from vectorizer.index.sparse import grow, ragged_layout, ranges
 
 _DTYPES = {"float32": np.float32, "float16": np.float16, "uint8": np.uint8}
 _BLOCK_BYTES = 32 << 20  # float32 temporaries per block of gathered rows
-
-
-def _grow(array: np.ndarray, capacity: int) -> np.ndarray:
-    if array.shape[0] >= capacity:
-        return array
-    grown = np.zeros((max(capacity, 2 * array.shape[0], 64), *array.shape[1:]),
-                     dtype=array.dtype)
-    grown[: array.shape[0]] = array
-    return grown
 
 
 def prepare_query(matrix: np.ndarray, distance: str) -> np.ndarray:
@@ -90,11 +81,11 @@ class MultiVectorStorage:
         if self.datatype == "uint8":
             matrix = np.clip(matrix, 0, 255)
         n = len(matrix)
-        self.data = _grow(self.data, self.n_rows + n)
+        self.data = grow(self.data, self.n_rows + n)
         self.data[self.n_rows:self.n_rows + n] = matrix
-        self.start = _grow(self.start, offset + 1)
-        self.count = _grow(self.count, offset + 1)
-        self.present = _grow(self.present, offset + 1)
+        self.start = grow(self.start, offset + 1)
+        self.count = grow(self.count, offset + 1)
+        self.present = grow(self.present, offset + 1)
         self.start[offset], self.count[offset] = self.n_rows, n
         self.present[offset] = True
         self.n_rows += n
@@ -161,10 +152,4 @@ class MultiVectorStorage:
         counts = np.load(directory / "counts.npy")
         self.data = np.load(directory / "data.npy").astype(self.dtype, copy=False)
         self.n_rows = len(self.data)
-        size = int(offsets.max()) + 1 if len(offsets) else 0
-        self.start = np.zeros(size, dtype=np.int64)
-        self.count = np.zeros(size, dtype=np.int64)
-        self.present = np.zeros(size, dtype=bool)
-        self.start[offsets] = np.cumsum(counts) - counts
-        self.count[offsets] = counts
-        self.present[offsets] = True
+        self.start, self.count, self.present = ragged_layout(offsets, counts)

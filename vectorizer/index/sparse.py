@@ -22,12 +22,28 @@ _TAIL_MIN = 8_192  # entries tolerated outside the inverted index before a rebui
 COLUMN_MIN_POSTINGS = 4_096  # shorter posting lists never get a dense column
 
 
-def _grow(array: np.ndarray, capacity: int) -> np.ndarray:
-    if len(array) >= capacity:
+def grow(array: np.ndarray, capacity: int) -> np.ndarray:
+    """`array`, or a zero-padded copy with room for `capacity` rows (at least doubled)."""
+    if array.shape[0] >= capacity:
         return array
-    grown = np.zeros(max(capacity, 2 * len(array), 64), dtype=array.dtype)
-    grown[: len(array)] = array
+    grown = np.zeros((max(capacity, 2 * array.shape[0], 64), *array.shape[1:]),
+                     dtype=array.dtype)
+    grown[: array.shape[0]] = array
     return grown
+
+
+def ragged_layout(offsets: np.ndarray, lengths: np.ndarray,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, length, present) per offset of rows stored back to back in `offsets` order,
+    `lengths[i]` rows for `offsets[i]` (as saved by the variable-length storages)."""
+    size = int(offsets.max()) + 1 if len(offsets) else 0
+    start = np.zeros(size, dtype=np.int64)
+    length = np.zeros(size, dtype=np.int64)
+    present = np.zeros(size, dtype=bool)
+    start[offsets] = np.cumsum(lengths) - lengths
+    length[offsets] = lengths
+    present[offsets] = True
+    return start, length, present
 
 
 def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -81,16 +97,16 @@ class SparseVectorStorage:
     # ------------------------------------------------------------ writes
 
     def _reserve_offsets(self, n: int) -> None:
-        self.start = _grow(self.start, n)
-        self.length = _grow(self.length, n)
-        self.present = _grow(self.present, n)
+        self.start = grow(self.start, n)
+        self.length = grow(self.length, n)
+        self.present = grow(self.present, n)
 
     def _reserve_entries(self, n: int) -> None:
         if len(self.e_idx) < n:
-            self.e_off = _grow(np.array(self.e_off), n)
-            self.e_idx = _grow(np.array(self.e_idx), n)
-            self.e_val = _grow(np.array(self.e_val), n)
-            self.e_live = _grow(self.e_live, n)
+            self.e_off = grow(np.array(self.e_off), n)
+            self.e_idx = grow(np.array(self.e_idx), n)
+            self.e_val = grow(np.array(self.e_val), n)
+            self.e_live = grow(self.e_live, n)
 
     def set(self, offset: int, indices: np.ndarray, values: np.ndarray) -> None:
         self.delete(offset)
@@ -343,13 +359,7 @@ class SparseVectorStorage:
         self.e_off = np.repeat(offsets, lengths)
         self.e_live = np.ones(self.n_entries, dtype=bool)
         self.dead = 0
-        size = int(offsets.max()) + 1 if len(offsets) else 0
-        self.start = np.zeros(size, dtype=np.int64)
-        self.length = np.zeros(size, dtype=np.int64)
-        self.present = np.zeros(size, dtype=bool)
-        self.start[offsets] = np.cumsum(lengths) - lengths
-        self.length[offsets] = lengths
-        self.present[offsets] = True
+        self.start, self.length, self.present = ragged_layout(offsets, lengths)
         if (directory / "inv_off.npy").exists():
             self.terms = np.load(directory / "inv_terms.npy")
             self.term_start = np.load(directory / "inv_starts.npy")

@@ -17,18 +17,9 @@ import numpy as np
 from vectorizer.index import distance as dist
 from vectorizer.index.multivector import MultiVectorStorage
 from vectorizer.index.quantization import TurboCodec
-from vectorizer.index.sparse import SparseVectorStorage
+from vectorizer.index.sparse import SparseVectorStorage, grow
 
 _DTYPES = {"float32": np.float32, "float16": np.float16, "uint8": np.uint8}
-
-
-def _grow(array: np.ndarray, capacity: int) -> np.ndarray:
-    if array.shape[0] >= capacity:
-        return array
-    new_cap = max(capacity, array.shape[0] * 2, 64)
-    grown = np.zeros((new_cap, *array.shape[1:]), dtype=array.dtype)
-    grown[: array.shape[0]] = array
-    return grown
 
 
 class DenseVectorStorage:
@@ -50,8 +41,8 @@ class DenseVectorStorage:
         self.present = np.zeros(0, dtype=bool)
 
     def ensure_capacity(self, n: int) -> None:
-        self.data = _grow(self.data, n)
-        self.present = _grow(self.present, n)
+        self.data = grow(self.data, n)
+        self.present = grow(self.present, n)
 
     def prepare(self, matrix: np.ndarray) -> np.ndarray:
         """Convert float32 input to what is stored (normalised for cosine, cast to datatype)."""
@@ -184,7 +175,7 @@ class TurboVectorStorage(DenseVectorStorage):
 
     def ensure_capacity(self, n: int) -> None:
         super().ensure_capacity(n)
-        self.scales = _grow(self.scales, n)
+        self.scales = grow(self.scales, n)
 
     def set_many(self, offsets: np.ndarray, matrix: np.ndarray) -> None:
         self.ensure_capacity(int(offsets.max()) + 1 if len(offsets) else 0)
