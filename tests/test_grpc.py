@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from qdrant_client import QdrantClient, models
@@ -64,9 +65,16 @@ def test_reflection_lists_services(channel: grpc.Channel) -> None:
     names = {s.name for s in reply.list_services_response.service}
     assert {"qdrant.Qdrant", "qdrant.Collections", "qdrant.Points", "qdrant.Snapshots",
             "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= names
-    symbol = reflection_pb2.ServerReflectionRequest(file_containing_symbol="qdrant.Points")
-    [reply] = list(stub.ServerReflectionInfo(iter([symbol]), timeout=5))
-    assert reply.file_descriptor_response.file_descriptor_proto
+    # what `grpcurl describe` and `ghz --call` ask: a service, a method, a message
+    for name in ("qdrant.Points", "qdrant.Points.Search", "qdrant.SearchPoints"):
+        symbol = reflection_pb2.ServerReflectionRequest(file_containing_symbol=name)
+        [reply] = list(stub.ServerReflectionInfo(iter([symbol]), timeout=5))
+        protos = [descriptor_pb2.FileDescriptorProto.FromString(raw) for raw in
+                  reply.file_descriptor_response.file_descriptor_proto]
+        assert protos[0].name in {"points_service.proto", "points.proto"}, name
+    missing = reflection_pb2.ServerReflectionRequest(file_containing_symbol="qdrant.Points.Nope")
+    [reply] = list(stub.ServerReflectionInfo(iter([missing]), timeout=5))
+    assert reply.error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0]
 
 
 def test_snapshots_over_grpc_match_rest(server: ServerProcess,

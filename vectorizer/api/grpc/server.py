@@ -29,6 +29,7 @@ from qdrant_client.grpc import (
 from vectorizer.api.grpc.auth import ApiKeyInterceptor
 from vectorizer.api.grpc.collections import CollectionsServicer
 from vectorizer.api.grpc.points import PointsServicer
+from vectorizer.api.grpc.reflection_pool import MethodAwarePool
 from vectorizer.api.grpc.service import QdrantServicer
 from vectorizer.api.grpc.snapshots import SnapshotsServicer
 from vectorizer.settings import setting_at
@@ -72,7 +73,7 @@ def build_server(toc: TableOfContents, settings: Any,
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     server.health_servicer = health_servicer  # type: ignore[attr-defined]
-    reflection.enable_server_reflection(SERVICE_NAMES, server)
+    reflection.enable_server_reflection(SERVICE_NAMES, server, pool=MethodAwarePool())
     return server
 
 
