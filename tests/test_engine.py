@@ -387,3 +387,49 @@ def test_repeated_filters_see_every_change(tmp_path: Path) -> None:
         assert hits[0]["score"] == pytest.approx(3 * float(vectors[7] @ vectors[7]), rel=1e-4)
     finally:
         server.stop()
+
+
+def _nice_tids(pid: int, nice: int) -> list[int]:
+    """The threads of process `pid` running at `nice` (field 19 of /proc/<pid>/task/<tid>/stat)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended
+        if int(fields[16]) == nice:
+            out.append(int(task.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize(("budget", "builders"), [(None, 3), (1, 1)])
+def test_optimizer_builds_at_low_priority_within_the_cpu_budget(
+        tmp_path: Path, budget: int | None, builders: int) -> None:
+    """As Qdrant: the optimizer and its graph-building threads run at nice 10, requests at
+    nice 0; a build uses the CPU budget (`optimizer_cpu_budget`; automatic: all but one
+    of 4 CPUs) at most."""
+    env = {"QDRANT_NUM_CPUS": "4"}
+    if budget is not None:
+        env["QDRANT__STORAGE__PERFORMANCE__OPTIMIZER_CPU_BUDGET"] = str(budget)
+    server = ServerProcess(tmp_path / "storage", env=env).start()
+    try:
+        pid = server.proc.pid
+        assert pid in _nice_tids(pid, 0)  # the main thread serves requests at normal priority
+        http = checked_client(server.url, timeout=60)
+        http.put("/collections/p", json={
+            "vectors": {"size": DIM, "distance": "Dot"},
+            "optimizers_config": {"indexing_threshold": 20, "default_segment_number": 1},
+        }).raise_for_status()
+        vectors = np.random.default_rng(3).normal(size=(1000, DIM)).astype(np.float32)
+        http.put("/collections/p/points", params={"wait": "true"}, json={"points": [
+            {"id": i, "vector": vectors[i].tolist()} for i in range(1000)]}).raise_for_status()
+        info = _wait_optimized(http, "p")
+        assert info["indexed_vectors_count"] >= 320
+        # the optimizer thread and the worker threads its builds started (faiss's OpenMP
+        # pool: one per CPU of the budget beyond the optimizer's own)
+        assert len(_nice_tids(pid, 10)) == builders
+        hits = _search(http, "p", vectors[7].tolist())
+        assert hits[0]["id"] == 7 or hits[0]["score"] >= float(vectors[7] @ vectors[7]) - 1e-3
+    finally:
+        server.stop()

@@ -19,6 +19,7 @@ import uvicorn
 from vectorizer import QDRANT_COMPAT_VERSION, __version__
 from vectorizer.api.grpc.server import GrpcServer
 from vectorizer.api.rest.app import build_app
+from vectorizer.common.cpu import configure_budget, lower_thread_priority
 from vectorizer.settings import setting_at
 from vectorizer.storage.snapshots.service import SnapshotService
 from vectorizer.storage.toc import TableOfContents
@@ -45,7 +46,8 @@ class FlushLoop(threading.Thread):
 
 
 class OptimizerLoop(threading.Thread):
-    """Seals full appendable segments and builds their HNSW graphs, off the request path."""
+    """Seals full appendable segments and builds their HNSW graphs, off the request path,
+    at a lower priority (nice 10) within the CPU budget (`vectorizer.common.cpu`)."""
 
     def __init__(self, toc: TableOfContents) -> None:
         super().__init__(name="optimizer", daemon=True)
@@ -53,6 +55,7 @@ class OptimizerLoop(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
+        lower_thread_priority()  # as Qdrant's optimizers: requests get the CPU first
         while not self.stopped.is_set():
             if not self.toc.optimize_all():
                 self.stopped.wait(0.5)
@@ -158,6 +161,7 @@ def run(settings: Any, uri: str | None = None, bootstrap: str | None = None) -> 
              storage_path.resolve(), time.perf_counter() - started)
     flusher = FlushLoop(toc, setting_at(settings, "storage.optimizers.flush_interval_sec", 5))
     flusher.start()
+    configure_budget(setting_at(settings, "storage.performance.optimizer_cpu_budget", 0))
     optimizer = OptimizerLoop(toc)
     optimizer.start()
     snapshots = SnapshotService.from_settings(toc, settings)

@@ -18,13 +18,13 @@ from the original vectors.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import faiss
 import numpy as np
 import orjson
 
+from vectorizer.common.cpu import hnsw_threads
 from vectorizer.index.distance import COSINE, DOT, EUCLID, MANHATTAN
 from vectorizer.index.quantization import (
     QuantSpec,
@@ -40,21 +40,6 @@ _METRICS = {COSINE: faiss.METRIC_INNER_PRODUCT, DOT: faiss.METRIC_INNER_PRODUCT,
 INDEX_FILE = "hnsw.faiss"
 META_FILE = "hnsw.json"
 CODEC_FILE = "hnsw_codec.npz"
-_MAX_AUTO_THREADS = 8  # Qdrant: more threads rarely help and risk disconnected graphs
-
-
-def indexing_threads(max_indexing_threads: int) -> int:
-    """Threads for a graph build, as Qdrant picks them: `max_indexing_threads` when set,
-    else ("auto", 0) every CPU up to 8, CPUs counted from `QDRANT_NUM_CPUS` when set."""
-    if max_indexing_threads > 0:
-        return int(max_indexing_threads)
-    try:
-        cpus = int(os.environ.get("QDRANT_NUM_CPUS", "0"))
-    except ValueError:
-        cpus = 0
-    return min(max(cpus if cpus > 0 else os.cpu_count() or 1, 1), _MAX_AUTO_THREADS)
-
-
 class HnswIndex:
     """One faiss HNSW index over rows 0..n-1 of a dense vector matrix, and its codes."""
 
@@ -103,7 +88,7 @@ class HnswIndex:
               threads: int = 0, spec: QuantSpec | None = None) -> HnswIndex:
         """Build the graph over `data` and the codes `spec` asks for."""
         spec = spec or QuantSpec()
-        faiss.omp_set_num_threads(indexing_threads(threads))
+        faiss.omp_set_num_threads(hnsw_threads(threads))
         m = max(int(m), 2)
         x = np.ascontiguousarray(data, dtype=np.float32)
         if _rotates(spec, distance):
