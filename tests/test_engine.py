@@ -433,3 +433,57 @@ def test_optimizer_builds_at_low_priority_within_the_cpu_budget(
         assert hits[0]["id"] == 7 or hits[0]["score"] >= float(vectors[7] @ vectors[7]) - 1e-3
     finally:
         server.stop()
+
+
+def _mapped_graphs(pid: int) -> set[str]:
+    """Saved graph files (`.../vectors/<i>/hnsw.faiss`) memory-mapped by process `pid`, as
+    `<vector index>`; the other segment files are not counted."""
+    out = set()
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        path = line.split()[-1]
+        if path.endswith("/hnsw.faiss") and "(deleted)" not in line:
+            out.add(Path(path).parent.name)
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux /proc")
+def test_hnsw_on_disk_graphs_are_memory_mapped(tmp_path: Path) -> None:
+    """`hnsw_config.on_disk` (per vector here) keeps that vector's graph codes in their
+    saved file, memory-mapped, after the build and after a restart; the other vector's
+    graph stays in memory; searches answer the same; a PATCH turning it off reads it back."""
+    server = ServerProcess(tmp_path / "storage").start()
+    vectors = np.random.default_rng(11).normal(size=(1200, DIM)).astype(np.float32)
+    try:
+        http = checked_client(server.url, timeout=60)
+        http.put("/collections/g", json={
+            "vectors": {"a": {"size": DIM, "distance": "Cosine",
+                              "hnsw_config": {"on_disk": True}},
+                        "b": {"size": DIM, "distance": "Cosine"}},
+            "optimizers_config": {"indexing_threshold": 20, "default_segment_number": 1},
+            "hnsw_config": {"m": 16, "ef_construct": 64, "full_scan_threshold": 1},
+        }).raise_for_status()
+        http.put("/collections/g/points", params={"wait": "true"}, json={"points": [
+            {"id": i, "vector": {"a": vectors[i].tolist(), "b": vectors[i].tolist()}}
+            for i in range(len(vectors))]}).raise_for_status()
+        info = _wait_optimized(http, "g")
+        assert info["indexed_vectors_count"] >= 2 * 320
+        assert _mapped_graphs(server.proc.pid) == {"0"}  # "a" is the segment's vector 0
+        query = vectors[5].tolist()
+        before = {name: _search(http, "g", {"name": name, "vector": query},
+                                params={"hnsw_ef": 128}) for name in ("a", "b")}
+        assert before["a"][0]["id"] == 5
+        assert [h["id"] for h in before["a"]] == [h["id"] for h in before["b"]]
+        http.close()
+        server.stop()
+        server.start()
+        http = checked_client(server.url, timeout=60)
+        assert _mapped_graphs(server.proc.pid) == {"0"}
+        after = _search(http, "g", {"name": "a", "vector": query}, params={"hnsw_ef": 128})
+        assert after == before["a"]
+        http.patch("/collections/g", json={"vectors": {"a": {"hnsw_config": {
+            "on_disk": False}}}}).raise_for_status()
+        assert _mapped_graphs(server.proc.pid) == set()
+        assert _search(http, "g", {"name": "a", "vector": query},
+                       params={"hnsw_ef": 128}) == before["a"]
+    finally:
+        server.stop()

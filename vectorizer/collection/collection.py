@@ -101,7 +101,8 @@ class Collection:
                              "quantization": QuantSpec.from_config(quant),
                              "ef_construct": merged.get("ef_construct", 100),
                              "full_scan_threshold": merged.get("full_scan_threshold", 10_000),
-                             "max_indexing_threads": merged.get("max_indexing_threads", 0)}
+                             "max_indexing_threads": merged.get("max_indexing_threads", 0),
+                             "on_disk": bool(merged.get("on_disk"))}
         opt = self.config.get("optimizer_config") or {}
         threshold = opt.get("indexing_threshold")
         return {"indexing_threshold_kb": 10_000 if threshold is None else threshold,

@@ -53,6 +53,7 @@ class HnswIndex:
             if _rotates(spec, distance) else None
         self._codes: np.ndarray | None = None
         self._plain_params: dict[int, faiss.SearchParametersHNSW] = {}
+        self.mapped: Path | None = None  # the saved directory its codes are mapped from
 
     @property
     def m(self) -> int:
@@ -210,18 +211,25 @@ class HnswIndex:
             "spec": self.spec.__dict__, "binary": self.codec is not None}))
 
     @classmethod
-    def load(cls, directory: Path, distance: str) -> HnswIndex | None:
-        """The saved index, or None when absent or from an older format (re-indexed)."""
+    def load(cls, directory: Path, distance: str, mmap: bool = False) -> HnswIndex | None:
+        """The saved index, or None when absent or from an older format (re-indexed).
+
+        With `mmap` (HNSW `on_disk`) the codes stay in the file, memory-mapped read-only
+        and paged in by the searches that read them; the links are read into memory."""
         path, meta_path = directory / INDEX_FILE, directory / META_FILE
         if not path.exists() or not meta_path.exists():
             return None
         meta = orjson.loads(meta_path.read_bytes())
         spec = QuantSpec(**meta["spec"])
+        flags = faiss.IO_FLAG_MMAP_IFC if mmap else 0
         if meta.get("binary"):
             with np.load(directory / CODEC_FILE) as arrays:
                 codec = ThermometerCodec.from_arrays(dict(arrays))
-            return cls(faiss.read_index_binary(str(path)), distance, spec, codec)
-        return cls(faiss.read_index(str(path)), distance, spec)
+            index = cls(faiss.read_index_binary(str(path), flags), distance, spec, codec)
+        else:
+            index = cls(faiss.read_index(str(path), flags), distance, spec)
+        index.mapped = directory if mmap else None
+        return index
 
 
 def _rotates(spec: QuantSpec, distance: str) -> bool:

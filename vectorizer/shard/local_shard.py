@@ -107,7 +107,7 @@ class LocalShard:
         self.segments: list[Segment] = []
         self.flushed_op = 0
         # Set by the collection: indexing_threshold_kb and per-vector HNSW params/distance.
-        self.index_config: dict[str, Any] = {}
+        self._index_config: dict[str, Any] = {}
         self.running: dict[str, Any] | None = None  # the optimization in progress
         self.completed: list[dict[str, Any]] = []  # finished ones, newest last (bounded)
         self.last_write = 0.0  # time.monotonic() of the last applied update
@@ -118,6 +118,35 @@ class LocalShard:
         self.wal.set_floor(self.flushed_op)
         self.applied_op = self.flushed_op
         self._replay()
+
+    @property
+    def index_config(self) -> dict[str, Any]:
+        """Indexing threshold, optimizer and HNSW params per vector (set by the collection)."""
+        return self._index_config
+
+    @index_config.setter
+    def index_config(self, config: dict[str, Any]) -> None:
+        with self.lock:
+            self._index_config = config
+            self._map_graphs()
+
+    def _map_graphs(self) -> None:
+        """Reopen saved graphs whose `on_disk` setting differs from how they are held:
+        memory-mapped from their segment's files, or read into memory (call under `lock`)."""
+        params = self._index_config.get("vectors", {})
+        for seg in self.segments:
+            if not seg.sealed or seg.dirty or seg.dir_name is None:
+                continue
+            for i, name in enumerate(seg.vectors):
+                ann = seg.ann.get(name)
+                saved = self.path / "segments" / seg.dir_name / "vectors" / str(i)
+                # (a segment saved again maps its new files: the old ones are deleted)
+                want = saved if params.get(name, {}).get("on_disk") else None
+                if ann is None or ann.mapped == want:
+                    continue
+                reopened = HnswIndex.load(saved, ann.distance, mmap=want is not None)
+                if reopened is not None:
+                    seg.ann[name] = reopened
 
     # ------------------------------------------------------------ recovery
 
@@ -628,6 +657,7 @@ class LocalShard:
             for seg, dir_name in zip(self.segments, new_dirs, strict=True):
                 seg.dirty = False
                 seg.dir_name = dir_name
+            self._map_graphs()  # `on_disk` graphs now read from their saved files
             self.flushed_op = op_num
             self.wal.truncate_until(op_num)
             log.debug("shard %s flushed up to op %d in %.3fs", self.path, op_num,
