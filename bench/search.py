@@ -13,7 +13,8 @@ values reaching recall@10 >= 0.95.  Systems:
 - qdrant-edge-py (Qdrant's engine embedded, in-process);
 - raw faiss `IndexHNSWFlat` (inner product over normalised vectors), as an anchor;
 - qdrant-client local mode (brute force in Python; a sample of queries);
-- our engine with binary quantization and on-disk originals, reopened, for memory.
+- our engine with binary quantization and on-disk originals, reopened, for memory (and
+  qdrant-edge-py with the same quantization, for its recall on the same data).
 
 Each in-process system runs in its own subprocess (this script with `--worker NAME`) so its
 peak RSS (VmHWM) is its own; the server is a separate process, measured from /proc/<pid>.
@@ -301,6 +302,36 @@ def worker_bq_query(workdir: Path, result: Result) -> None:
     col.close()
 
 
+def worker_edge_bq(workdir: Path, result: Result) -> None:
+    """qdrant-edge with the same binary quantization, on-disk originals and search params
+    as our BQ collection: recall only (is low recall the data's or ours?)."""
+    import qdrant_edge as qe
+
+    vectors, queries, truths, spec = load_inputs(workdir)
+    assert vectors is not None
+    shard = qe.EdgeShard.create(str(workdir / "edge-bq"), qe.EdgeConfig(
+        vectors=qe.EdgeVectorParams(size=vectors.shape[1], distance=qe.Distance.Cosine,
+                                    on_disk=True),
+        quantization_config=qe.BinaryQuantizationConfig(always_ram=True),
+        hnsw_config=qe.HnswIndexConfig(m=M, ef_construct=EF_CONSTRUCT,
+                                       full_scan_threshold=FULL_SCAN_KB)))
+    for start in range(0, len(vectors), 1000):
+        rows = vectors[start:start + 1000].tolist()
+        shard.update(qe.UpdateOperation.upsert_points(
+            [qe.Point(start + i, row, {}) for i, row in enumerate(rows)]))
+    while shard.optimize():
+        pass
+    quant = qe.QuantizationSearchParams(rescore=True, oversampling=3.0)
+    qs = [q.tolist() for q in queries]
+    sweep = result.setdefault("sweep", [])
+    for ef in spec["efs"]:
+        sp = qe.SearchParams(hnsw_ef=ef, quantization=quant)
+        found = [[h.id for h in shard.search(qe.SearchRequest(
+            query=qe.Query.Nearest(q), limit=K, params=sp))] for q in qs]
+        sweep.append({"ef": ef, "recall": recall_at_k(found, truths["all"]), "qps": None})
+    shard.close()
+
+
 def worker_edge(workdir: Path, result: Result) -> None:
     import qdrant_edge as qe
 
@@ -459,6 +490,7 @@ def worker_local(workdir: Path, result: Result) -> None:
 WORKERS: dict[str, Callable[[Path, Result], None]] = {
     "engine": worker_engine, "edge": worker_edge, "faiss": worker_faiss,
     "local": worker_local, "bq-build": worker_bq_build, "bq-query": worker_bq_query,
+    "edge-bq": worker_edge_bq,
     "pair": worker_pair,
 }
 
@@ -918,6 +950,16 @@ def build_report(args: argparse.Namespace, res: dict[str, Result], raw_bytes: in
                 out.append("Mapped files: " + ", ".join(bq["mapped_files"][:10]) + "\n")
             out.append(f"Stored config: vectors `{json.dumps(bq.get('vectors_config'))}`, "
                        f"quantization `{json.dumps(bq.get('quantization_config'))}`.\n")
+            edge_bq = res.get("edge-bq") or {}
+            if edge_bq.get("sweep"):
+                ours = {p["ef"]: p["recall"] for p in bq["sweep"]}
+                out.append("Recall@10 by hnsw_ef, ours / qdrant-edge-py with the same binary "
+                           "quantization, on-disk originals, rescore and oversampling 3.0: " +
+                           ", ".join(f"{p['ef']}: {ours.get(p['ef'], float('nan')):.3f} / "
+                                     f"{p['recall']:.3f}" for p in edge_bq["sweep"]) + "\n")
+            elif edge_bq:
+                out.append(f"qdrant-edge-py with binary quantization: failed: "
+                           f"{_failure(edge_bq) or edge_bq.get('errors')}\n")
 
     # targets
     rows = []
@@ -1040,6 +1082,7 @@ def main() -> None:
                     results["bq"] = built
                 else:
                     results["bq"] = run_worker("bq-query", workdir, args.timeout)
+                    results["edge-bq"] = run_worker("edge-bq", workdir, args.timeout)
                     results["bq"]["build_s"] = built.get("build_s")
                     results["bq"]["upload_s"] = built.get("upload_s")
             else:
