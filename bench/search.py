@@ -21,7 +21,7 @@ peak RSS (VmHWM) is its own; the server is a separate process, measured from /pr
 A system that fails is reported as such; the others still run.
 
 Engine and edge are then reopened together in one more process and timed taking turns of
-50 queries, each at the smallest ef reaching the target recall: the engine-vs-edge target
+100 queries, each at the smallest ef reaching the target recall: the engine-vs-edge target
 is judged on that paired figure, as separate sweeps minutes apart see different host load.
 
 Usage: `python -m bench.search [--n 100000] [--dim 128] [--queries 500] [--quick]
@@ -68,8 +68,8 @@ DEFAULT_EFS = [16, 24, 32, 40, 48, 56, 64, 96, 128]
 FILTERS = [("10%", 10), ("1%", 1)]  # (label, bound): payload b < bound, b = id % 100
 WARMUP = 20
 MIN_SECONDS = 1.0  # each q/s figure is timed over at least this long
-PAIRED_SECONDS = 8.0  # the interleaved engine/edge comparison, both systems together
-PAIRED_BLOCK = 50  # queries per turn: one query per turn would time both with cold caches
+PAIRED_SECONDS = 20.0  # the interleaved engine/edge comparison, both systems together
+PAIRED_BLOCK = 100  # queries per turn: one query per turn would time both with cold caches
 LOCAL_SAMPLE = 50
 REST_CLIENTS = 4
 RESULT_MARK = "BENCH-RESULT "

@@ -126,6 +126,14 @@ def _split_examples(examples: list[Any]) -> tuple[list[Any], list[list[float]]]:
     return ids, vectors
 
 
+def check_examples(strategy: str, positive: list[Any], negative: list[Any]) -> None:
+    """Qdrant's errors for recommend examples that `strategy` cannot use."""
+    if strategy == "average_vector" and not positive:
+        raise BadInput("Positive list is empty")
+    if not positive and not negative:
+        raise BadInput("No positive or negative examples given")
+
+
 def recommend(col: Collection, lookup: Collection | None, lookup_vector: str | None,
               using: str, positive: list[Any], negative: list[Any], strategy: str | None,
               flt: models.Filter | None, limit: int, offset: int, threshold: float | None,
@@ -136,10 +144,7 @@ def recommend(col: Collection, lookup: Collection | None, lookup_vector: str | N
     Example points of the searched collection never appear in the results.
     """
     strategy = strategy or "average_vector"
-    if strategy == "average_vector" and not positive:
-        raise BadInput("Positive list is empty")
-    if not positive and not negative:
-        raise BadInput("No positive or negative examples given")
+    check_examples(strategy, positive, negative)
     source = lookup or col
     source_vector = lookup_vector or using
     pos_ids, pos_vecs = _split_examples(positive)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from qdrant_client.http import models
 
-from vectorizer.collection.recommend import best_score_of, discovery_of
+from vectorizer.collection.recommend import best_score_of, check_examples, discovery_of
 from vectorizer.common.errors import BadInput
 from vectorizer.common.point_id import PointId, normalize_point_id
 from vectorizer.index import bm25
@@ -43,10 +43,7 @@ def recommend_examples(ex: Any, rec: models.RecommendInput) -> tuple[str, list, 
     Qdrant's error for examples the strategy cannot use."""
     strategy = (rec.strategy or models.RecommendStrategy.AVERAGE_VECTOR).value
     positive, negative = rec.positive or [], rec.negative or []
-    if strategy == "average_vector" and not positive:
-        raise BadInput("Positive list is empty")
-    if not positive and not negative:
-        raise BadInput("No positive or negative examples given")
+    check_examples(strategy, positive, negative)
     return strategy, ex.fetch(list(positive)), ex.fetch(list(negative))
 
 
