@@ -1,10 +1,13 @@
-"""Qdrant's official Go client (gRPC only) against the real server.
+"""Qdrant's official Go and Rust clients (gRPC only) against the real server.
 
-`tests/clients/go/main.go` creates a collection, upserts points with numeric and uuid ids,
-indexes a field, queries (plain, filtered, grouped), counts, gets, scrolls, facets, reads
-the collection info, deletes, snapshots and asks for a missing collection, printing what
-it got as JSON. The answers are checked against qdrant-client's local mode on the same
-data (same request, same answer) and against the state the server reports over REST.
+`tests/clients/go/main.go` and `tests/clients/rust/src/main.rs` create a collection, upsert
+points with numeric and uuid ids, index a field, query (plain, filtered, grouped), count,
+get, scroll, facet, read the collection info, delete, snapshot and ask for a missing
+collection, printing what they got as JSON (the Rust one also recommends). The answers
+are checked against qdrant-client's local mode on the same data (same request, same
+answer) and against the state the server reports over REST. Each test is skipped when
+its toolchain (`go`, `cargo`) is not installed; the first run downloads the client and
+its dependencies from the Go module proxy and crates.io.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from qdrant_client import QdrantClient, models
 from tests.server_process import ServerProcess
 
 GO_CLIENT = Path(__file__).parent / "clients" / "go"
+RUST_CLIENT = Path(__file__).parent / "clients" / "rust"
 UUID = "5c56c793-69f3-4fbf-87e6-c4bf54c28c26"
 POINTS = [
     (1, [0.05, 0.61, 0.76, 0.74], {"city": "Berlin", "n": 3}),
@@ -53,12 +57,28 @@ def _oracle() -> QdrantClient:
     return local
 
 
-def test_go_client_over_grpc(server: ServerProcess, client: QdrantClient, go_client: Path,
-                             collection_name: str) -> None:
-    run = subprocess.run([str(go_client), str(server.grpc_port), collection_name],
+@pytest.fixture(scope="module")
+def rust_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cargo = shutil.which("cargo")
+    if cargo is None:
+        pytest.skip("Rust (cargo) is not installed")
+    target = tmp_path_factory.mktemp("rust")
+    build = subprocess.run([cargo, "build", "--locked", "--quiet"], cwd=RUST_CLIENT,
+                           env={**os.environ, "CARGO_TARGET_DIR": str(target)},
+                           capture_output=True, text=True, timeout=1200)
+    assert build.returncode == 0, build.stderr
+    return target / "debug" / "vectorizer-rust-client-check"
+
+
+def _run(binary: Path, server: ServerProcess, name: str) -> dict:
+    run = subprocess.run([str(binary), str(server.grpc_port), name],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    got = json.loads(run.stdout)
+    return json.loads(run.stdout)
+
+
+def _check(got: dict, client: QdrantClient, name: str) -> None:
+    """What an official client got, against local mode and the server's REST view."""
     oracle = _oracle()
     expected = oracle.query_points("o", query=QUERY, with_payload=True).points
     assert [h["id"] for h in got["query"]] == [p.id for p in expected]
@@ -72,14 +92,31 @@ def test_go_client_over_grpc(server: ServerProcess, client: QdrantClient, go_cli
     assert got["exists"] is True
     assert got["count"] == got["scroll"] == got["points_count"] == 3
     assert got["groups"] == got["facet"] == 3
-    assert got["status"] == "Green"
     stored = oracle.retrieve("o", [1], with_vectors=True)[0].vector
     assert np.allclose(got["vector_1"], stored, atol=1e-6)  # cosine vectors normalised
     assert got["count_after_delete"] == 2
     assert got["version"] == client.info().version
-    # the state the Go client left, seen over REST
-    assert sorted(str(p.id) for p in client.scroll(collection_name)[0]) == ["1", UUID]
-    assert client.get_collection(collection_name).payload_schema["city"].data_type == \
+    # the state the client left, seen over REST
+    assert sorted(str(p.id) for p in client.scroll(name)[0]) == ["1", UUID]
+    assert client.get_collection(name).payload_schema["city"].data_type == \
         models.PayloadSchemaType.KEYWORD
-    assert got["snapshot"] in {s.name for s in client.list_snapshots(collection_name)}
-    assert "NotFound" in got["missing_error"] and "doesn't exist" in got["missing_error"]
+    assert got["snapshot"] in {s.name for s in client.list_snapshots(name)}
+    assert "doesn't exist" in got["missing_error"]
+
+
+def test_go_client_over_grpc(server: ServerProcess, client: QdrantClient, go_client: Path,
+                             collection_name: str) -> None:
+    got = _run(go_client, server, collection_name)
+    _check(got, client, collection_name)
+    assert got["status"] == "Green"
+    assert "NotFound" in got["missing_error"]
+
+
+def test_rust_client_over_grpc(server: ServerProcess, client: QdrantClient,
+                               rust_client: Path, collection_name: str) -> None:
+    got = _run(rust_client, server, collection_name)
+    _check(got, client, collection_name)
+    expected = _oracle().query_points("o", query=models.RecommendQuery(
+        recommend=models.RecommendInput(positive=[1])), limit=3).points  # 1 itself excluded
+    assert got["recommend"] == [p.id for p in expected]
+    assert "not found" in got["missing_error"].lower()
