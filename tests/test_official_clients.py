@@ -1,13 +1,14 @@
-"""Qdrant's official Go and Rust clients (gRPC only) against the real server.
+"""Qdrant's official Go, Rust and Java clients (gRPC only) against the real server.
 
-`tests/clients/go/main.go` and `tests/clients/rust/src/main.rs` create a collection, upsert
+`tests/clients/go/main.go`, `tests/clients/rust/src/main.rs` and
+`tests/clients/java/src/main/java/Check.java` create a collection, upsert
 points with numeric and uuid ids, index a field, query (plain, filtered, grouped), count,
 get, scroll, facet, read the collection info, delete, snapshot and ask for a missing
 collection, printing what they got as JSON (the Rust one also recommends). The answers
 are checked against qdrant-client's local mode on the same data (same request, same
 answer) and against the state the server reports over REST. Each test is skipped when
-its toolchain (`go`, `cargo`) is not installed; the first run downloads the client and
-its dependencies from the Go module proxy and crates.io.
+its toolchain (`go`, `cargo`, `mvn` and `java`) is not installed; the first run downloads
+the client and its dependencies from the Go module proxy, crates.io and Maven Central.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tests.server_process import ServerProcess
 
 GO_CLIENT = Path(__file__).parent / "clients" / "go"
 RUST_CLIENT = Path(__file__).parent / "clients" / "rust"
+JAVA_CLIENT = Path(__file__).parent / "clients" / "java"
 UUID = "5c56c793-69f3-4fbf-87e6-c4bf54c28c26"
 POINTS = [
     (1, [0.05, 0.61, 0.76, 0.74], {"city": "Berlin", "n": 3}),
@@ -70,8 +72,23 @@ def rust_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target / "debug" / "vectorizer-rust-client-check"
 
 
-def _run(binary: Path, server: ServerProcess, name: str) -> dict:
-    run = subprocess.run([str(binary), str(server.grpc_port), name],
+@pytest.fixture(scope="module")
+def java_client(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    mvn, java = shutil.which("mvn"), shutil.which("java")
+    if mvn is None or java is None:
+        pytest.skip("Java or Maven is not installed")
+    out = tmp_path_factory.mktemp("java")
+    build = subprocess.run([mvn, "-q", "-B", f"-Dbuild.dir={out}", "compile",
+                            "dependency:build-classpath", f"-Dmdep.outputFile={out}/cp.txt"],
+                           cwd=JAVA_CLIENT, capture_output=True, text=True, timeout=1200)
+    assert build.returncode == 0, build.stdout + build.stderr
+    classpath = os.pathsep.join([str(out / "classes"), (out / "cp.txt").read_text().strip()])
+    return [java, "-cp", classpath, "Check"]
+
+
+def _run(command: Path | list[str], server: ServerProcess, name: str) -> dict:
+    argv = [str(command)] if isinstance(command, Path) else list(command)
+    run = subprocess.run([*argv, str(server.grpc_port), name],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
@@ -120,3 +137,10 @@ def test_rust_client_over_grpc(server: ServerProcess, client: QdrantClient,
         recommend=models.RecommendInput(positive=[1])), limit=3).points  # 1 itself excluded
     assert got["recommend"] == [p.id for p in expected]
     assert "not found" in got["missing_error"].lower()
+
+
+def test_java_client_over_grpc(server: ServerProcess, client: QdrantClient,
+                               java_client: list[str], collection_name: str) -> None:
+    got = _run(java_client, server, collection_name)
+    _check(got, client, collection_name)
+    assert "NOT_FOUND" in got["missing_error"]
