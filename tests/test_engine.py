@@ -446,6 +446,14 @@ def _mapped_graphs(pid: int) -> set[str]:
     return out
 
 
+def _wait_mapped(pid: int, expected: set[str], timeout: float = 30) -> None:
+    """Until the mapped graphs are `expected` (the build's flush follows its swap-in)."""
+    deadline = time.monotonic() + timeout
+    while _mapped_graphs(pid) != expected:
+        assert time.monotonic() < deadline, (_mapped_graphs(pid), expected)
+        time.sleep(0.1)
+
+
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux /proc")
 def test_hnsw_on_disk_graphs_are_memory_mapped(tmp_path: Path) -> None:
     """`hnsw_config.on_disk` (per vector here) keeps that vector's graph codes in their
@@ -467,7 +475,7 @@ def test_hnsw_on_disk_graphs_are_memory_mapped(tmp_path: Path) -> None:
             for i in range(len(vectors))]}).raise_for_status()
         info = _wait_optimized(http, "g")
         assert info["indexed_vectors_count"] >= 2 * 320
-        assert _mapped_graphs(server.proc.pid) == {"0"}  # "a" is the segment's vector 0
+        _wait_mapped(server.proc.pid, {"0"})  # "a" is the segment's vector 0
         query = vectors[5].tolist()
         before = {name: _search(http, "g", {"name": name, "vector": query},
                                 params={"hnsw_ef": 128}) for name in ("a", "b")}
