@@ -74,8 +74,8 @@ class LookupLocation(BaseModel):
     shard_key: models.ShardKeySelector | None = None
 
 
-class RecommendRequest(BaseModel):
-    """The legacy `RecommendRequest` of the 1.18 spec."""
+class _RecommendFields(BaseModel):
+    """Fields shared by the legacy recommend requests (1.18 spec)."""
 
     model_config = ConfigDict(extra="forbid")
     shard_key: models.ShardKeySelector | None = None
@@ -84,13 +84,18 @@ class RecommendRequest(BaseModel):
     strategy: models.RecommendStrategy | None = None
     filter: models.Filter | None = None
     params: models.SearchParams | None = None
-    limit: int = Field(ge=1)
-    offset: int | None = Field(default=None, ge=0)
     with_payload: models.WithPayloadInterface | None = None
     with_vector: models.WithVector | None = None
     score_threshold: float | None = None
     using: str | None = None
     lookup_from: LookupLocation | None = None
+
+
+class RecommendRequest(_RecommendFields):
+    """The legacy `RecommendRequest` of the 1.18 spec."""
+
+    limit: int = Field(ge=1)
+    offset: int | None = Field(default=None, ge=0)
 
 
 class RecommendRequestBatch(BaseModel):
@@ -193,21 +198,8 @@ class SearchGroupsRequest(_GroupsFields):
     score_threshold: float | None = None
 
 
-class RecommendGroupsRequest(_GroupsFields):
+class RecommendGroupsRequest(_GroupsFields, _RecommendFields):
     """The legacy `RecommendGroupsRequest` (1.18 spec)."""
-
-    model_config = ConfigDict(extra="forbid")
-    shard_key: models.ShardKeySelector | None = None
-    positive: list[models.ExtendedPointId | list[float]] = Field(default_factory=list)
-    negative: list[models.ExtendedPointId | list[float]] = Field(default_factory=list)
-    strategy: models.RecommendStrategy | None = None
-    filter: models.Filter | None = None
-    params: models.SearchParams | None = None
-    with_payload: models.WithPayloadInterface | None = None
-    with_vector: models.WithVector | None = None
-    score_threshold: float | None = None
-    using: str | None = None
-    lookup_from: LookupLocation | None = None
 
 
 def run_groups(toc: Any, col: Collection, raw: dict[str, Any],
