@@ -457,7 +457,7 @@ def _wait_mapped(pid: int, expected: set[str], timeout: float = 30) -> None:
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux /proc")
 def test_hnsw_on_disk_graphs_are_memory_mapped(tmp_path: Path) -> None:
     """`hnsw_config.on_disk` (per vector here) keeps that vector's graph codes in their
-    saved file, memory-mapped, after the build and after a restart; the other vector's
+    saved file, memory-mapped, after the build and after kill -9 and restart; the other vector's
     graph stays in memory; searches answer the same; a PATCH turning it off reads it back."""
     server = ServerProcess(tmp_path / "storage").start()
     vectors = np.random.default_rng(11).normal(size=(1200, DIM)).astype(np.float32)
@@ -482,8 +482,7 @@ def test_hnsw_on_disk_graphs_are_memory_mapped(tmp_path: Path) -> None:
         assert before["a"][0]["id"] == 5
         assert [h["id"] for h in before["a"]] == [h["id"] for h in before["b"]]
         http.close()
-        server.stop()
-        server.start()
+        server.restart(kill=True)  # kill -9: the mapped graph was flushed with its segment
         http = checked_client(server.url, timeout=60)
         assert _mapped_graphs(server.proc.pid) == {"0"}
         after = _search(http, "g", {"name": "a", "vector": query}, params={"hnsw_ef": 128})
