@@ -360,29 +360,22 @@ def worker_edge(workdir: Path, result: Result) -> None:
     except Exception:  # not in every qdrant-edge-py version
         result["segments"] = None
     result["rss_after_build"] = proc_status()
-    filters = {bound: qe.Filter(must=[qe.FieldCondition(key="b", range=qe.RangeFloat(lt=bound))])
-               for _label, bound in FILTERS}
-    params = {ef: qe.SearchParams(hnsw_ef=ef) for ef in spec["efs"]}
-
-    def search(q: list[float], ef: int, bound: int | None) -> list[int]:
-        hits = shard.search(qe.SearchRequest(
-            query=qe.Query.Nearest(q), limit=K, params=params[ef],
-            filter=None if bound is None else filters[bound]))
-        return [h.id for h in hits]
-
-    sweep_and_filter(search, [q.tolist() for q in queries], truths, spec["efs"], result)
+    sweep_and_filter(_edge_search(shard, spec["efs"]), [q.tolist() for q in queries], truths,
+                     spec["efs"], result)
     shard.close()
 
 
 def _edge_search(shard: Any, efs: list[int]) -> SearchFn:
     import qdrant_edge as qe
 
+    filters = {bound: qe.Filter(must=[qe.FieldCondition(key="b", range=qe.RangeFloat(lt=bound))])
+               for _label, bound in FILTERS}
     params = {ef: qe.SearchParams(hnsw_ef=ef) for ef in efs}
 
     def search(q: list[float], ef: int, bound: int | None) -> list[int]:
-        assert bound is None
-        hits = shard.search(qe.SearchRequest(query=qe.Query.Nearest(q), limit=K,
-                                             params=params[ef]))
+        hits = shard.search(qe.SearchRequest(
+            query=qe.Query.Nearest(q), limit=K, params=params[ef],
+            filter=None if bound is None else filters[bound]))
         return [h.id for h in hits]
 
     return search

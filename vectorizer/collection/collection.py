@@ -471,19 +471,13 @@ class Collection:
         """The page of the points `ids` (prefetched candidates) by their exact scores
         against the dense `query`: what a search filtered to those ids returns."""
         params = self.dense_params(vector_name)
-        if isinstance(with_vectors, list):
-            self._check_vector_names(with_vectors)
         distance = params["distance"]
         queries = dist.prepare_queries(
             np.array(query, dtype=np.float32).reshape(-1, params["size"]), distance)
-        depth = limit + offset
-        chunks: list[tuple[int, SegmentHits]] = []
-        for shard_id in self.read_shards(shard_key):
-            per_query = self.shards[shard_id].score_dense_ids(vector_name, ids, queries,
-                                                               distance, depth)
-            chunks.extend((shard_id, chunk) for chunk in per_query[0])
-        return self._wire_page(_best_hits(chunks, depth, threshold, distance)[offset:],
-                               with_payload, with_vectors)
+        return self._segment_hits_page(
+            lambda shard: shard.score_dense_ids(vector_name, ids, queries, distance,
+                                                limit + offset)[0],
+            distance, limit, offset, threshold, with_payload, with_vectors, shard_key)
 
     def _bare_page(self, chunks: list[tuple[int, SegmentHits]], req: DenseSearch,
                    ) -> list[dict[str, Any]] | None:
