@@ -102,6 +102,7 @@ class Collection:
                              "ef_construct": merged.get("ef_construct", 100),
                              "full_scan_threshold": merged.get("full_scan_threshold", 10_000),
                              "max_indexing_threads": merged.get("max_indexing_threads", 0),
+                             "payload_m": merged.get("payload_m"),
                              "on_disk": bool(merged.get("on_disk"))}
         opt = self.config.get("optimizer_config") or {}
         threshold = opt.get("indexing_threshold")

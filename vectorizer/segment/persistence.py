@@ -14,6 +14,7 @@ import orjson
 from vectorizer.common.durable import fsync_tree
 from vectorizer.index.hnsw import HnswIndex
 from vectorizer.index.payload.field_indexes import PayloadFieldIndexes
+from vectorizer.index.payload_graphs import PayloadGraphs
 from vectorizer.segment.segment import Segment
 from vectorizer.segment.vector_storage import (
     DenseVectorStorage,
@@ -37,6 +38,7 @@ def save_segment(segment: Segment, directory: Path) -> None:
         "sealed": segment.sealed,
         "uid": segment.uid,
         "ann": {name: idx.distance for name, idx in segment.ann.items()},
+        "payload_graphs": list(segment.payload_graphs),
     }
     (directory / "meta.json").write_bytes(orjson.dumps(meta))
     np.save(directory / "alive.npy", segment.alive[:n], allow_pickle=False)
@@ -48,6 +50,8 @@ def save_segment(segment: Segment, directory: Path) -> None:
         segment.vectors[name].save(vec_dir, n)
         if name in segment.ann:
             segment.ann[name].save(vec_dir)
+        if name in segment.payload_graphs:
+            segment.payload_graphs[name].save(vec_dir)
     index_dir = directory / "indexes"
     index_dir.mkdir()
     segment.indexes.save(index_dir)
@@ -88,8 +92,13 @@ def load_segment(directory: Path) -> Segment:
             ann = HnswIndex.load(directory / "vectors" / str(i), distance)
             if ann is not None:
                 segment.ann[vmeta["name"]] = ann
+        if vmeta["name"] in meta.get("payload_graphs", []):
+            graphs = PayloadGraphs.load(directory / "vectors" / str(i))
+            if graphs is not None:
+                segment.payload_graphs[vmeta["name"]] = graphs
     segment.sealed = bool(meta.get("sealed", False))
     segment.uid = meta.get("uid") or segment.uid
     segment.indexes = PayloadFieldIndexes.load(directory / "indexes")
     segment.dirty = False
     return segment
+

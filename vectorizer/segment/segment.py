@@ -22,6 +22,7 @@ from vectorizer.common.point_id import PointId
 from vectorizer.index.hnsw import HnswIndex
 from vectorizer.index.payload.base import FieldIndex
 from vectorizer.index.payload.field_indexes import PayloadFieldIndexes
+from vectorizer.index.payload_graphs import PayloadGraphs
 from vectorizer.segment.vector_storage import (
     DenseVectorStorage,
     MultiVectorStorage,
@@ -40,7 +41,7 @@ class CandidateRows:
     derived on first use and kept, as the object is cached by the segment.
     """
 
-    __slots__ = ("_bits", "_offsets", "count", "mask", "uses", "vectors")
+    __slots__ = ("_bits", "_offsets", "count", "mask", "uses", "vectors", "views")
 
     def __init__(self, mask: np.ndarray, count: int | None = None) -> None:
         self.mask = mask
@@ -50,6 +51,8 @@ class CandidateRows:
         self.uses = 0  # searches planned over these rows
         # The rows' stored vectors, contiguous, once a filter is scored exactly again.
         self.vectors: np.ndarray | None = None
+        # Per payload graph searched over these rows: its allow-list (`PayloadGraph.view`).
+        self.views: dict[Any, Any] = {}
 
     @property
     def offsets(self) -> np.ndarray:
@@ -108,6 +111,7 @@ class Segment:
         # A sealed segment takes no new points; the optimizer gives it HNSW graphs.
         self.sealed = False
         self.ann: dict[str, HnswIndex] = {}
+        self.payload_graphs: dict[str, PayloadGraphs] = {}  # per vector: graphs per value
         # While an optimizer rebuilds this segment elsewhere it records which offsets
         # changed in place (payload or vector removal) so the rebuild can catch up.
         self.changed: set[int] | None = None
@@ -235,6 +239,7 @@ class Segment:
     def drop_vector_storage(self, name: str) -> None:
         self.generation += 1
         self.ann.pop(name, None)
+        self.payload_graphs.pop(name, None)
         if self.vectors.pop(name, None) is not None:
             self.dirty = True
 

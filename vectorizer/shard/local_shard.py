@@ -30,6 +30,7 @@ from vectorizer.common.errors import VectorizerError, point_not_found
 from vectorizer.common.point_id import PointId, point_id_sort_key
 from vectorizer.filter.compiler import facet_counts, filter_mask
 from vectorizer.index import distance as dist
+from vectorizer.index import payload_graphs
 from vectorizer.index.hnsw import HnswIndex
 from vectorizer.index.payload.text import ranking
 from vectorizer.index.payload.text.index import TextIndex
@@ -81,7 +82,7 @@ class DensePlan(NamedTuple):
     storage: DenseVectorStorage
     rows: CandidateRows  # candidate rows
     bits: np.ndarray | None  # the candidates packed as the graph's allow-list; None: all
-    ann: HnswIndex | None  # None: score the candidates exactly
+    ann: HnswIndex | payload_graphs.PayloadGraph | None  # None: score the rows exactly
     ef: int  # the graph's beam width
 
 
@@ -350,10 +351,12 @@ class LocalShard:
             return count
 
     def _unindexed(self) -> list[tuple[Segment, str]]:
-        """Sealed (segment, vector) pairs whose graph is missing or built with other params.
+        """Sealed (segment, vector) pairs whose graphs are missing or built with other params.
 
         A graph whose `m` / `ef_construct` no longer match the configuration is rebuilt
-        (Qdrant's config-mismatch optimizer); with `m: 0` graphs are dropped.
+        (Qdrant's config-mismatch optimizer); with `m: 0` graphs are dropped.  So are
+        the payload graphs (`payload_graphs.py`) when `payload_m`, the indexed fields
+        or what they depend on change.
         """
         out = []
         for seg in self.segments:
@@ -362,18 +365,33 @@ class LocalShard:
             for name, params in self.index_config.get("vectors", {}).items():
                 if name not in seg.vectors or not hasattr(seg.vectors[name], "data"):
                     continue
-                m = params.get("m", 16)
-                ann = seg.ann.get(name)
-                if m <= 0:
-                    if ann is not None:
-                        seg.ann.pop(name)
-                        seg.dirty = True
-                    continue
-                spec = params.get("quantization") or QuantSpec()
-                if ann is None or ann.m != max(m, 2) or ann.spec.key != spec.key or \
-                        ann.ef_construct != max(params.get("ef_construct", 100), 4):
+                if params.get("m", 16) <= 0 and seg.ann.pop(name, None) is not None:
+                    seg.dirty = True
+                graphs_key = self._graphs_key(seg, name, params)
+                graphs = seg.payload_graphs.get(name)
+                if graphs_key is None and graphs is not None:
+                    seg.payload_graphs.pop(name)
+                    seg.dirty = True
+                if self._needs_graph(seg, name, params) or \
+                        (graphs_key is not None and (graphs is None or graphs.key != graphs_key)):
                     out.append((seg, name))
         return out
+
+    @staticmethod
+    def _needs_graph(seg: Segment, name: str, params: dict[str, Any]) -> bool:
+        """Whether the segment's main graph of `name` is missing or built with other params."""
+        m = params.get("m", 16)
+        if m <= 0:
+            return False
+        ann = seg.ann.get(name)
+        spec = params.get("quantization") or QuantSpec()
+        return ann is None or ann.m != max(m, 2) or ann.spec.key != spec.key or \
+            ann.ef_construct != max(params.get("ef_construct", 100), 4)
+
+    @staticmethod
+    def _graphs_key(seg: Segment, name: str, params: dict[str, Any]) -> list[Any] | None:
+        return payload_graphs.graphs_key(params, payload_graphs.graph_fields(seg.indexes),
+                                         seg.vectors[name].dim, params.get("m", 16) > 0)
 
     def optimize(self) -> bool:
         """One optimizer step: seal a full appendable segment, or index a sealed one.
@@ -406,18 +424,29 @@ class LocalShard:
             seg, name = todo[0]
             params = self.index_config["vectors"][name]
             data = seg.vectors[name].matrix(seg.num_offsets)
+            build_main = self._needs_graph(seg, name, params)
+            graphs_key = self._graphs_key(seg, name, params)
+            blocks = [] if graphs_key is None else payload_graphs.candidate_blocks(
+                seg, name, payload_graphs.graph_fields(seg.indexes), graphs_key[2])
+            ann = seg.ann.get(name)
             self._track_start("config_mismatch" if name in seg.ann else "indexing", seg.uid,
                               [seg])
         error = None
         try:
             started = time.perf_counter()
-            ann = HnswIndex.build(data, params["distance"], params.get("m", 16),
-                                  params.get("ef_construct", 100),
-                                  params.get("max_indexing_threads", 0),
-                                  params.get("quantization"))
+            if build_main:
+                ann = HnswIndex.build(data, params["distance"], params.get("m", 16),
+                                      params.get("ef_construct", 100),
+                                      params.get("max_indexing_threads", 0),
+                                      params.get("quantization"))
+            graphs = None if graphs_key is None else payload_graphs.build_graphs(
+                graphs_key, blocks, data, params, ann)
             with self.lock:
                 if seg in self.segments:
-                    seg.ann[name] = ann
+                    if build_main:
+                        seg.ann[name] = ann
+                    if graphs is not None:
+                        seg.payload_graphs[name] = graphs
                     seg.dirty = True
                 storage = seg.vectors.get(name)
                 if isinstance(storage, DenseVectorStorage):
@@ -425,8 +454,9 @@ class LocalShard:
             # Persist the new graph now, as Qdrant writes optimized segments to disk before
             # they count: a crash after the build does not cost the build.
             self.flush()
-            log.info("shard %s: built HNSW for `%s` over %d vectors in %.2fs", self.path, name,
-                     ann.size, time.perf_counter() - started)
+            log.info("shard %s: built HNSW for `%s` over %d vectors (%d payload graphs) in "
+                     "%.2fs", self.path, name, seg.num_offsets,
+                     0 if graphs is None else len(graphs.graphs), time.perf_counter() - started)
         except Exception as exc:
             error = str(exc)
             raise
@@ -610,9 +640,19 @@ class LocalShard:
                 merged.drop_vector_storage(name)
 
     def indexed_vectors(self) -> int:
+        """Vectors in a graph: every one of a segment with a main graph, else those in
+        its payload graphs (`m: 0`), as Qdrant counts them."""
         with self.lock:
-            return sum(int(seg.vectors[name].present_mask(seg.num_offsets).sum())
-                       for seg in self.segments for name in seg.ann)
+            total = 0
+            for seg in self.segments:
+                for name in seg.vectors:
+                    present = seg.vectors[name].present_mask(seg.num_offsets) \
+                        if name in seg.ann or name in seg.payload_graphs else None
+                    if name in seg.ann:
+                        total += int(present.sum())
+                    elif name in seg.payload_graphs:
+                        total += seg.payload_graphs[name].covered(present)
+            return total
 
     # ------------------------------------------------------------ schema changes
 
@@ -759,6 +799,11 @@ class LocalShard:
                 if not candidates:
                     continue
                 small = self._full_scan_cheaper(name, candidates, storage.dim)
+                graphs = None if key is None or exact or small else seg.payload_graphs.get(name)
+                value_graph = None if graphs is None else graphs.for_filter(flt)
+                if value_graph is not None and self._plan_value_graph(
+                        plans, seg, storage, rows, value_graph, max(ef, limit), widen, max_sel):
+                    continue
                 ann = None if exact or small else seg.ann.get(name)
                 seg_ef = ef
                 if ann is not None and key is not None:
@@ -783,6 +828,29 @@ class LocalShard:
                 plans.append(DensePlan(seg, storage, rows, None if ann is None else rows.bits,
                                        ann, seg_ef))
         return plans
+
+    @staticmethod
+    def _plan_value_graph(plans: list[DensePlan], seg: Segment, storage: DenseVectorStorage,
+                          rows: CandidateRows, graph: payload_graphs.PayloadGraph, ef: int,
+                          widen: float, max_sel: float) -> bool:
+        """Plan the search of a filter requiring a value with a payload graph through that
+        graph (the filter's rows as its allow-list, widening the beam as for the main
+        graph) and its strays exactly; False when the graph would not pay off."""
+        view = rows.views.get(graph)
+        if view is None:
+            view = rows.views[graph] = graph.view(rows.mask)
+        bits, inside, strays = view
+        if not inside:
+            return False
+        share = inside / graph.size
+        boost = widen if share <= max_sel else 1.0
+        graph_ef = int(np.ceil(boost * ef * share ** -0.35))
+        if graph_ef >= inside:
+            return False
+        plans.append(DensePlan(seg, storage, rows, bits, graph, graph_ef))
+        if strays is not None:
+            plans.append(DensePlan(seg, storage, CandidateRows(strays), None, None, ef))
+        return True
 
     @staticmethod
     def _filtered_rows(seg: Segment, name: str, flt: models.Filter, key: str,
