@@ -645,13 +645,12 @@ class LocalShard:
         with self.lock:
             total = 0
             for seg in self.segments:
-                for name in seg.vectors:
-                    present = seg.vectors[name].present_mask(seg.num_offsets) \
-                        if name in seg.ann or name in seg.payload_graphs else None
+                for name, storage in seg.vectors.items():
                     if name in seg.ann:
-                        total += int(present.sum())
+                        total += int(storage.present_mask(seg.num_offsets).sum())
                     elif name in seg.payload_graphs:
-                        total += seg.payload_graphs[name].covered(present)
+                        total += seg.payload_graphs[name].covered(
+                            storage.present_mask(seg.num_offsets))
             return total
 
     # ------------------------------------------------------------ schema changes
