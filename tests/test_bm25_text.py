@@ -8,11 +8,15 @@ invalid parameters answer an error and change nothing.
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 import numpy as np
 import pytest
 from qdrant_client import QdrantClient, models
+
+from tests.oracle import both
+from tests.oracle import same as same_within
 
 WORDS = ["time", "travel", "space", "earth", "moon", "star", "light", "dark", "river", "stone",
          "cloud", "fire", "water", "wind", "city", "forest", "road", "bridge", "tower", "song"]
@@ -50,13 +54,7 @@ def setup(client: QdrantClient):
     oracle.close()
 
 
-def same(got: list, want: list) -> None:
-    assert [p.id for p in got] == [p.id for p in want]
-    assert np.allclose([p.score for p in got], [p.score for p in want], rtol=1e-5, atol=1e-5)
-
-
-def both(client, oracle, name, **kwargs):
-    return client.query_points(name, **kwargs).points, oracle.query_points("o", **kwargs).points
+same = functools.partial(same_within, tol=1e-5)
 
 
 MUST_MOON = models.Filter(must=[models.FieldCondition(key="title",

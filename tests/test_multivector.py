@@ -8,6 +8,7 @@ does and change nothing; multi-vectors survive a restart.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient, models
 
+from tests.oracle import both
+from tests.oracle import same as same_within
 from tests.server_process import ServerProcess
 
 N = 300
@@ -64,13 +67,7 @@ def setup(client: QdrantClient) -> Iterator[tuple[QdrantClient, str]]:
     oracle.close()
 
 
-def same(got: list, want: list, tol: float = 1e-3) -> None:
-    assert [p.id for p in got] == [p.id for p in want]
-    assert np.allclose([p.score for p in got], [p.score for p in want], rtol=tol, atol=tol)
-
-
-def both(client: QdrantClient, oracle: QdrantClient, name: str, **kwargs):
-    return client.query_points(name, **kwargs).points, oracle.query_points("o", **kwargs).points
+same = functools.partial(same_within, tol=1e-3)
 
 
 def _query(i: int) -> list[list[float]]:

@@ -15,6 +15,7 @@ import pytest
 from qdrant_client import QdrantClient, models
 
 from tests.openapi_check import checked_client
+from tests.oracle import both, same
 
 DIM = 8
 N = 500
@@ -50,21 +51,6 @@ def setup(client: QdrantClient) -> Iterator[tuple[QdrantClient, str, np.ndarray]
         qc.create_payload_index(coll, "n", models.PayloadSchemaType.INTEGER)
     yield oracle, name, vectors
     oracle.close()
-
-
-def same(got: list, want: list, ids: bool = True, tol: float = 1e-4) -> None:
-    """Same points, order and scores (within float tolerance)."""
-    if ids:
-        assert [p.id for p in got] == [p.id for p in want]
-    else:
-        assert len(got) == len(want)
-    assert np.allclose([p.score for p in got], [p.score for p in want], rtol=tol, atol=tol)
-
-
-def both(client: QdrantClient, oracle: QdrantClient, name: str, **kwargs):
-    got = client.query_points(name, **kwargs).points
-    want = oracle.query_points("o", **kwargs).points
-    return got, want
 
 
 FLT = models.Filter(must_not=[models.FieldCondition(key="g", match=models.MatchValue(value=1))])

@@ -19,6 +19,7 @@ import pytest
 from qdrant_client import QdrantClient, models
 
 from tests.openapi_check import checked_client
+from tests.oracle import both, same, same_ranking
 from tests.server_process import ServerProcess
 
 N = 400
@@ -79,27 +80,6 @@ def setup(client: QdrantClient) -> Iterator[tuple[QdrantClient, str]]:
             payload={"g": 2, "f": 0.5})])
     yield oracle, name
     oracle.close()
-
-
-def same(got: list, want: list, tol: float = 1e-4) -> None:
-    assert [p.id for p in got] == [p.id for p in want]
-    assert np.allclose([p.score for p in got], [p.score for p in want], rtol=tol, atol=tol)
-
-
-def same_ranking(got: list, want: list, tol: float = 1e-5) -> None:
-    """Same scores; ids compared where scores are not tied (local mode orders equal scores
-    by descending internal index, Qdrant by id)."""
-    assert np.allclose([p.score for p in got], [p.score for p in want], atol=tol)
-    scores = [round(p.score, 5) for p in want]
-    for mine, theirs in zip(got, want, strict=True):
-        if scores.count(round(theirs.score, 5)) == 1:
-            assert mine.id == theirs.id
-
-
-def both(client: QdrantClient, oracle: QdrantClient, name: str, **kwargs):
-    got = client.query_points(name, **kwargs).points
-    want = oracle.query_points("o", **kwargs).points
-    return got, want
 
 
 def _query(i: int) -> models.SparseVector:
