@@ -224,7 +224,7 @@ def build_graphs(key: list[Any], blocks: list[tuple[str, Any, np.ndarray]],
     segment are left to it."""
     payload_m, ef_construct = key[0], key[1]
     limit = len(data)
-    if main is not None:
+    if main is not None and blocks:
         limit = len(data) // max(int(average_links(main)), 1) * PERCOLATION_MULTIPLIER
     graphs = []
     for field, value, rows in blocks:
@@ -237,16 +237,19 @@ def build_graphs(key: list[Any], blocks: list[tuple[str, Any, np.ndarray]],
     return PayloadGraphs(key, graphs, params["distance"])
 
 
-def average_links(main: HnswIndex) -> float:
-    """The average number of layer-0 links per node of a faiss HNSW graph."""
+def average_links(main: HnswIndex, sample: int = 4096) -> float:
+    """The average number of layer-0 links per node of a faiss HNSW graph, over a sample
+    of its nodes (read in place: the graph's arrays are not copied)."""
     hnsw = main.index.hnsw
     width = int(hnsw.nb_neighbors(0))
-    offsets = faiss.vector_to_array(hnsw.offsets)[:-1].astype(np.int64)
-    if not len(offsets) or not width:
+    count = int(hnsw.offsets.size()) - 1
+    if count <= 0 or not width:
         return 0.0
-    neighbors = faiss.vector_to_array(hnsw.neighbors)
-    links = neighbors[offsets[:, None] + np.arange(width)]
-    return float(np.count_nonzero(links >= 0)) / len(offsets)
+    offsets = faiss.rev_swig_ptr(hnsw.offsets.data(), count)
+    neighbors = faiss.rev_swig_ptr(hnsw.neighbors.data(), hnsw.neighbors.size())
+    nodes = np.unique(np.linspace(0, count - 1, min(count, sample)).astype(np.int64))
+    links = neighbors[offsets[nodes].astype(np.int64)[:, None] + np.arange(width)]
+    return float(np.count_nonzero(links >= 0)) / len(nodes)
 
 
 def _value_key(value: Any) -> tuple[bool, Any]:

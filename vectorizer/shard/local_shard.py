@@ -393,6 +393,16 @@ class LocalShard:
         return payload_graphs.graphs_key(params, payload_graphs.graph_fields(seg.indexes),
                                          seg.vectors[name].dim, params.get("m", 16) > 0)
 
+    def _graph_work(self, seg: Segment, name: str, params: dict[str, Any],
+                    ) -> tuple[bool, list[Any] | None, list[tuple[str, Any, np.ndarray]]]:
+        """What `_build_graphs` must build for the segment's vector `name`: whether its main
+        graph, the payload graphs' key (None: none) and their candidate values (read from
+        the segment: under the lock unless the segment is private to the caller)."""
+        key = self._graphs_key(seg, name, params)
+        blocks = [] if key is None else payload_graphs.candidate_blocks(
+            seg, name, payload_graphs.graph_fields(seg.indexes), key[2])
+        return self._needs_graph(seg, name, params), key, blocks
+
     def optimize(self) -> bool:
         """One optimizer step: seal a full appendable segment, or index a sealed one.
 
@@ -424,23 +434,15 @@ class LocalShard:
             seg, name = todo[0]
             params = self.index_config["vectors"][name]
             data = seg.vectors[name].matrix(seg.num_offsets)
-            build_main = self._needs_graph(seg, name, params)
-            graphs_key = self._graphs_key(seg, name, params)
-            blocks = [] if graphs_key is None else payload_graphs.candidate_blocks(
-                seg, name, payload_graphs.graph_fields(seg.indexes), graphs_key[2])
-            ann = seg.ann.get(name)
+            build_main, graphs_key, blocks = self._graph_work(seg, name, params)
+            current = seg.ann.get(name)
             self._track_start("config_mismatch" if name in seg.ann else "indexing", seg.uid,
                               [seg])
         error = None
         try:
             started = time.perf_counter()
-            if build_main:
-                ann = HnswIndex.build(data, params["distance"], params.get("m", 16),
-                                      params.get("ef_construct", 100),
-                                      params.get("max_indexing_threads", 0),
-                                      params.get("quantization"))
-            graphs = None if graphs_key is None else payload_graphs.build_graphs(
-                graphs_key, blocks, data, params, ann)
+            ann, graphs = _build_graphs(data, params, build_main, current, graphs_key,
+                                        blocks)
             with self.lock:
                 if seg in self.segments:
                     if build_main:
@@ -580,11 +582,15 @@ class LocalShard:
             merged.sealed = True
             for name, params in self.index_config.get("vectors", {}).items():
                 storage = merged.vectors.get(name)
-                if params.get("m", 16) > 0 and storage is not None and hasattr(storage, "data"):
-                    merged.ann[name] = HnswIndex.build(
-                        storage.matrix(merged.num_offsets), params["distance"],
-                        params.get("m", 16), params.get("ef_construct", 100),
-                        params.get("max_indexing_threads", 0), params.get("quantization"))
+                if storage is None or not hasattr(storage, "data"):
+                    continue
+                build_main, graphs_key, blocks = self._graph_work(merged, name, params)
+                ann, graphs = _build_graphs(storage.matrix(merged.num_offsets), params,
+                                            build_main, None, graphs_key, blocks)
+                if ann is not None:
+                    merged.ann[name] = ann
+                if graphs is not None:
+                    merged.payload_graphs[name] = graphs
         except BaseException as exc:
             self.lock.acquire()
             for src in sources:
@@ -1157,6 +1163,21 @@ class LocalShard:
 # this share of `indexing_threshold` (smaller tails are scored exactly in well under 0.1 ms).
 _TAIL_IDLE_SEC = 1.0
 _TAIL_MIN_SHARE = 0.125
+
+
+def _build_graphs(data: np.ndarray, params: dict[str, Any], build_main: bool,
+                  ann: HnswIndex | None, graphs_key: list[Any] | None,
+                  blocks: list[tuple[str, Any, np.ndarray]],
+                  ) -> tuple[HnswIndex | None, payload_graphs.PayloadGraphs | None]:
+    """The main graph over `data` (built if `build_main`, else `ann`) and the payload
+    graphs of `blocks` (None without `graphs_key`)."""
+    if build_main:
+        ann = HnswIndex.build(data, params["distance"], params.get("m", 16),
+                              params.get("ef_construct", 100),
+                              params.get("max_indexing_threads", 0), params.get("quantization"))
+    graphs = None if graphs_key is None else payload_graphs.build_graphs(
+        graphs_key, blocks, data, params, ann if params.get("m", 16) > 0 else None)
+    return ann, graphs
 
 
 def _copyable(storage: DenseVectorStorage) -> bool:
