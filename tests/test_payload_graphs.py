@@ -53,11 +53,11 @@ def _create(http: httpx.Client, name: str, hnsw: dict, index: dict) -> None:
             for i in chunk]}).raise_for_status()
 
 
-def _wait_green(http: httpx.Client, name: str, timeout: float = 90) -> dict:
+def _wait_green(http: httpx.Client, name: str, timeout: float = 90, segments: int = 3) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         info = http.get(f"/collections/{name}").json()["result"]
-        if info["status"] == "green" and info["segments_count"] <= 3 and \
+        if info["status"] == "green" and info["segments_count"] <= segments and \
                 info["points_count"] == len(_data()[1]):
             time.sleep(1.0)  # the idle tail is merged once writes pause
             again = http.get(f"/collections/{name}").json()["result"]
@@ -199,5 +199,49 @@ def test_value_graphs_beside_a_main_graph(tmp_path: Path) -> None:
         queries = np.random.default_rng(9).normal(size=(20, DIM)).astype(np.float32)
         for tenant in ("b", "d"):
             assert _recall(client, "both", tenant, queries, vectors, tenants) >= 0.95
+    finally:
+        server.stop()
+
+
+def test_integer_tenants_across_shards_with_more_conditions(tmp_path: Path) -> None:
+    """Integer tenant ids (an integer index: `is_tenant` is for keyword and uuid ones) over
+    two shards; a filter requiring the tenant and a range on another field walks the
+    tenant's graph with the whole filter as allow-list."""
+    server = ServerProcess(tmp_path / "storage").start()
+    try:
+        http = checked_client(server.url, timeout=60)
+        client = QdrantClient(url=server.url, timeout=60)
+        vectors, tenants = _data()
+        http.put("/collections/ints", json={
+            "vectors": {"size": DIM, "distance": "Cosine"}, "shard_number": 2,
+            "hnsw_config": {**HNSW, "payload_m": 8},
+            "optimizers_config": {"indexing_threshold": 100, "default_segment_number": 1},
+        }).raise_for_status()
+        http.put("/collections/ints/index", params={"wait": "true"}, json={
+            "field_name": "tenant", "field_schema": {"type": "integer"},
+        }).raise_for_status()
+        number = {t: i for i, t in enumerate(TENANTS)}
+        for chunk in np.array_split(np.arange(len(tenants)), 6):
+            http.put("/collections/ints/points", params={"wait": "true"}, json={"points": [
+                {"id": int(i), "vector": vectors[i].tolist(),
+                 "payload": {"tenant": number[tenants[i]], "rank": int(i % 10)}}
+                for i in chunk]}).raise_for_status()
+        info = _wait_green(http, "ints", segments=4)  # per shard: one merged, one appendable
+        big = sum(count for t, count in TENANTS.items() if t != "tiny")
+        assert big - 200 <= info["indexed_vectors_count"] <= big, info
+        members = np.array([i for i, t in enumerate(tenants) if t == "e" and i % 10 < 8])
+        normed = vectors[members] / np.linalg.norm(vectors[members], axis=1, keepdims=True)
+        flt = models.Filter(must=[
+            models.FieldCondition(key="tenant", match=models.MatchValue(value=number["e"])),
+            models.FieldCondition(key="rank", range=models.Range(lt=8))])
+        hits = 0
+        for q in np.random.default_rng(11).normal(size=(20, DIM)).astype(np.float32):
+            found = client.query_points("ints", query=q.tolist(), query_filter=flt, limit=10,
+                                        with_payload=True).points
+            assert all(p.payload["tenant"] == number["e"] and p.payload["rank"] < 8
+                       for p in found)
+            truth = members[np.argsort(-(normed @ (q / np.linalg.norm(q))))[:10]]
+            hits += len(set(truth.tolist()) & {p.id for p in found})
+        assert hits / 200 >= 0.95
     finally:
         server.stop()
