@@ -79,14 +79,17 @@ class PayloadGraph:
 
     def view(self, mask: np.ndarray) -> tuple[np.ndarray | None, int, np.ndarray | None]:
         """For candidate rows `mask` (over the segment): the allow-list packed over this
-        graph's nodes (None: every node), how many nodes it allows, and the candidates
-        the graph lacks (a bool mask over the segment, None when there are none)."""
+        graph's nodes (None: every node), how many nodes it allows, and the offsets of
+        the candidates the graph lacks (None when there are none)."""
         inside = mask[self.rows]
         count = int(np.count_nonzero(inside))
         bits = None if count == len(self.rows) else np.packbits(inside, bitorder="little")
-        strays = mask.copy()
-        strays[self.rows] = False
-        return bits, count, strays if strays.any() else None
+        strays = None
+        if count < np.count_nonzero(mask):
+            outside = mask.copy()
+            outside[self.rows] = False
+            strays = np.flatnonzero(outside)
+        return bits, count, strays
 
 
 class PayloadGraphs:

@@ -854,7 +854,10 @@ class LocalShard:
             return False
         plans.append(DensePlan(seg, storage, rows, bits, graph, graph_ef))
         if strays is not None:
-            plans.append(DensePlan(seg, storage, CandidateRows(strays), None, None, ef))
+            mask = np.zeros(len(rows.mask), dtype=bool)
+            mask[strays] = True
+            plans.append(DensePlan(seg, storage, CandidateRows(mask, len(strays)), None, None,
+                                   ef))
         return True
 
     @staticmethod
