@@ -70,9 +70,12 @@ class ServerProcess:
             time.sleep(0.05)
         raise TimeoutError(f"server did not become ready:\n{self.logs()}")
 
-    def logs(self) -> str:
+    def logs(self, tail: int | None = 5000) -> str:
+        """The server's output (every start of it), its last `tail` characters by default
+        (for error messages); `tail=None` for all of it."""
         try:
-            return self.log_path.read_text(errors="replace")[-5000:]
+            text = self.log_path.read_text(errors="replace")
+            return text if tail is None else text[-tail:]
         except OSError:
             return ""
 

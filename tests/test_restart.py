@@ -63,7 +63,7 @@ def test_state_survives_restart(tmp_path: Path, kill: bool) -> None:
         _check(client)
         server.restart(kill=kill)
         if not kill:  # a graceful stop flushes everything and exits cleanly
-            assert "Storage flushed, bye" in server.logs()
+            assert "Storage flushed, bye" in server.logs(tail=None)
         _check(client)
         server.restart(kill=True)  # a second restart replays nothing twice
         _check(client)
@@ -110,7 +110,7 @@ def test_damaged_wal_tail_truncated_middle_refused(tmp_path: Path) -> None:
     wal.write_bytes(data[:-5])  # torn tail: the last record (id 9) is cut
     server.start()
     assert http.post("/collections/w/points/count", json={}).json()["result"]["count"] == 9
-    assert "torn tail" in server.logs()
+    assert "torn tail" in server.logs(tail=None)
     server.kill9()
     data = bytearray(wal.read_bytes())
     data[40] ^= 0xFF  # damage an early record; intact records follow
