@@ -47,10 +47,7 @@ def _edge(path: Path, vectors: np.ndarray) -> Any:
         vectors=qe.EdgeVectorParams(size=vectors.shape[1], distance=qe.Distance.Cosine),
         hnsw_config=qe.HnswIndexConfig(m=bs.M, ef_construct=bs.EF_CONSTRUCT,
                                        full_scan_threshold=bs.FULL_SCAN_KB)))
-    for start in range(0, len(vectors), 1000):
-        rows = vectors[start:start + 1000].tolist()
-        shard.update(qe.UpdateOperation.upsert_points(
-            [qe.Point(start + i, row, {}) for i, row in enumerate(rows)]))
+    bs.edge_upload(shard, vectors)
     while shard.optimize():
         pass
     return shard

@@ -315,10 +315,7 @@ def worker_edge_bq(workdir: Path, result: Result) -> None:
         quantization_config=qe.BinaryQuantizationConfig(always_ram=True),
         hnsw_config=qe.HnswIndexConfig(m=M, ef_construct=EF_CONSTRUCT,
                                        full_scan_threshold=FULL_SCAN_KB)))
-    for start in range(0, len(vectors), 1000):
-        rows = vectors[start:start + 1000].tolist()
-        shard.update(qe.UpdateOperation.upsert_points(
-            [qe.Point(start + i, row, {}) for i, row in enumerate(rows)]))
+    edge_upload(shard, vectors)
     while shard.optimize():
         pass
     quant = qe.QuantizationSearchParams(rescore=True, oversampling=3.0)
@@ -345,11 +342,7 @@ def worker_edge(workdir: Path, result: Result) -> None:
     shard.update(qe.UpdateOperation.create_field_index("b", qe.IntegerIndexParams(
         lookup=True, range=True)))
     started = time.perf_counter()
-    for start in range(0, len(vectors), 1000):
-        end = min(start + 1000, len(vectors))
-        rows = vectors[start:end].tolist()
-        shard.update(qe.UpdateOperation.upsert_points(
-            [qe.Point(i, rows[i - start], {"b": i % 100}) for i in range(start, end)]))
+    edge_upload(shard, vectors, lambda i: {"b": i % 100})
     result["upload_s"] = time.perf_counter() - started
     started = time.perf_counter()
     while shard.optimize():
@@ -363,6 +356,18 @@ def worker_edge(workdir: Path, result: Result) -> None:
     sweep_and_filter(_edge_search(shard, spec["efs"]), [q.tolist() for q in queries], truths,
                      spec["efs"], result)
     shard.close()
+
+
+def edge_upload(shard: Any, vectors: np.ndarray,
+                payload: Callable[[int], dict[str, Any]] = lambda _i: {}) -> None:
+    """Upsert `vectors` as points 0..n-1 (with `payload(id)`) into a qdrant-edge shard,
+    1,000 points per update."""
+    import qdrant_edge as qe
+
+    for start in range(0, len(vectors), 1000):
+        rows = vectors[start:start + 1000].tolist()
+        shard.update(qe.UpdateOperation.upsert_points(
+            [qe.Point(start + i, row, payload(start + i)) for i, row in enumerate(rows)]))
 
 
 def _edge_search(shard: Any, efs: list[int]) -> SearchFn:

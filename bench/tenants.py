@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import exact_top_k, make_points, markdown_table, normalize, recall_at_k
+from bench.search import edge_upload
 
 K = 10
 TARGET = 0.95
@@ -99,11 +100,7 @@ def _edge(path: Path, vectors: np.ndarray, tenants: list[str], m: int,
                                        full_scan_threshold=FULL_SCAN_KB, payload_m=payload_m)))
     shard.update(qe.UpdateOperation.create_field_index("tenant", qe.KeywordIndexParams(
         is_tenant=True)))
-    for start in range(0, len(vectors), 1000):
-        rows = vectors[start:start + 1000].tolist()
-        shard.update(qe.UpdateOperation.upsert_points(
-            [qe.Point(start + i, row, {"tenant": tenants[start + i]})
-             for i, row in enumerate(rows)]))
+    edge_upload(shard, vectors, lambda i: {"tenant": tenants[i]})
     started = time.perf_counter()
     while shard.optimize():
         pass
