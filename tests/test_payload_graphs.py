@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 from qdrant_client import QdrantClient, models
 
 from tests.openapi_check import checked_client
@@ -243,5 +244,47 @@ def test_integer_tenants_across_shards_with_more_conditions(tmp_path: Path) -> N
             truth = members[np.argsort(-(normed @ (q / np.linalg.norm(q))))[:10]]
             hits += len(set(truth.tolist()) & {p.id for p in found})
         assert hits / 200 >= 0.95
+    finally:
+        server.stop()
+
+
+def _mapped_payload_graphs(pid: int) -> int:
+    """How many payload graphs' code files the process has memory-mapped."""
+    maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    return len({line.split()[-1] for line in maps if "/payload_graphs/" in line
+                and line.endswith("/hnsw.faiss")})
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux /proc")
+def test_tenant_graphs_on_disk_are_memory_mapped(tmp_path: Path) -> None:
+    """HNSW `on_disk` maps the tenant graphs' codes from their saved files, as the main
+    graph's: after the build, after kill -9 and restart; a PATCH turning it off reads them
+    back; answers stay the same."""
+    server = ServerProcess(tmp_path / "storage").start()
+    try:
+        http = checked_client(server.url, timeout=60)
+        client = QdrantClient(url=server.url, timeout=60)
+        _create(http, "od", {**HNSW, "on_disk": True}, {"type": "keyword", "is_tenant": True})
+        _wait_green(http, "od")
+        deadline = time.monotonic() + 30
+        while _mapped_payload_graphs(server.proc.pid) < 10 and time.monotonic() < deadline:
+            time.sleep(0.2)  # mapped from the flush that follows the build
+        mapped = _mapped_payload_graphs(server.proc.pid)
+        assert mapped >= 10, mapped  # every big tenant has a graph in some segment
+        vectors, _tenants = _data()
+        query = vectors[3].tolist()
+        before = client.query_points("od", query=query, limit=10,
+                                     query_filter=_tenant_filter("b")).points
+        server.restart(kill=True)
+        client = QdrantClient(url=server.url, timeout=60)
+        http = checked_client(server.url, timeout=60)
+        assert _mapped_payload_graphs(server.proc.pid) == mapped
+        assert client.query_points("od", query=query, limit=10,
+                                   query_filter=_tenant_filter("b")).points == before
+        http.patch("/collections/od", json={"hnsw_config": {"on_disk": False}},
+                   ).raise_for_status()
+        assert _mapped_payload_graphs(server.proc.pid) == 0
+        assert client.query_points("od", query=query, limit=10,
+                                   query_filter=_tenant_filter("b")).points == before
     finally:
         server.stop()

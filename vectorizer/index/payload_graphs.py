@@ -47,7 +47,7 @@ class PayloadGraph:
     Searched like a segment's main graph (same methods, segment offsets in and out),
     with an allow-list over its own nodes (see `view`)."""
 
-    __slots__ = ("index", "key", "rows", "value")
+    __slots__ = ("__weakref__", "index", "key", "rows", "value")
 
     def __init__(self, key: str, value: Any, rows: np.ndarray, index: HnswIndex) -> None:
         self.key = key
@@ -100,6 +100,7 @@ class PayloadGraphs:
         self.key = key
         self.graphs = graphs
         self.distance = distance
+        self.mapped: Path | None = None  # the saved directory the codes are mapped from
         self._uuid_fields = {field for field, kind in key[-1] if kind == "uuid"}
         self._by_value = {(g.key, _value_key(g.value)): g for g in graphs}
 
@@ -145,7 +146,9 @@ class PayloadGraphs:
             "values": [[g.key, g.value] for g in self.graphs]}))
 
     @classmethod
-    def load(cls, directory: Path) -> PayloadGraphs | None:
+    def load(cls, directory: Path, mmap: bool = False) -> PayloadGraphs | None:
+        """The graphs saved under `directory`, their codes memory-mapped with `mmap` (HNSW
+        `on_disk`, as `HnswIndex.load`), or None when absent or unreadable (rebuilt)."""
         root = directory / DIR_NAME
         meta_path = root / "graphs.json"
         if not meta_path.exists():
@@ -153,12 +156,14 @@ class PayloadGraphs:
         meta = orjson.loads(meta_path.read_bytes())
         graphs = []
         for i, (key, value) in enumerate(meta["values"]):
-            index = HnswIndex.load(root / str(i), meta["distance"])
+            index = HnswIndex.load(root / str(i), meta["distance"], mmap=mmap)
             if index is None:
                 return None  # an older format: rebuilt by the optimizer
             rows = np.load(root / str(i) / "rows.npy", allow_pickle=False)
             graphs.append(PayloadGraph(key, value, rows, index))
-        return cls(meta["key"], graphs, meta["distance"])
+        loaded = cls(meta["key"], graphs, meta["distance"])
+        loaded.mapped = directory if mmap else None
+        return loaded
 
 
 def graphs_key(params: dict[str, Any], fields: list[tuple[str, str]], dim: int,

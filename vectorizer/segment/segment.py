@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -51,8 +52,9 @@ class CandidateRows:
         self.uses = 0  # searches planned over these rows
         # The rows' stored vectors, contiguous, once a filter is scored exactly again.
         self.vectors: np.ndarray | None = None
-        # Per payload graph searched over these rows: its allow-list (`PayloadGraph.view`).
-        self.views: dict[Any, Any] = {}
+        # Per payload graph searched over these rows: its allow-list (`PayloadGraph.view`),
+        # held weakly: a cached filter must not keep a replaced graph (and its map) alive.
+        self.views: weakref.WeakKeyDictionary[Any, Any] | None = None
 
     @property
     def offsets(self) -> np.ndarray:

@@ -15,6 +15,7 @@ import shutil
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -132,8 +133,9 @@ class LocalShard:
             self._map_graphs()
 
     def _map_graphs(self) -> None:
-        """Reopen saved graphs whose `on_disk` setting differs from how they are held:
-        memory-mapped from their segment's files, or read into memory (call under `lock`)."""
+        """Reopen saved graphs (main and payload graphs) whose `on_disk` setting differs
+        from how they are held: memory-mapped from their segment's files, or read into
+        memory (call under `lock`)."""
         params = self._index_config.get("vectors", {})
         for seg in self.segments:
             if not seg.sealed or seg.dirty or seg.dir_name is None:
@@ -143,11 +145,15 @@ class LocalShard:
                 saved = self.path / "segments" / seg.dir_name / "vectors" / str(i)
                 # (a segment saved again maps its new files: the old ones are deleted)
                 want = saved if params.get(name, {}).get("on_disk") else None
-                if ann is None or ann.mapped == want:
-                    continue
-                reopened = HnswIndex.load(saved, ann.distance, mmap=want is not None)
-                if reopened is not None:
-                    seg.ann[name] = reopened
+                if ann is not None and ann.mapped != want:
+                    reopened = HnswIndex.load(saved, ann.distance, mmap=want is not None)
+                    if reopened is not None:
+                        seg.ann[name] = reopened
+                graphs = seg.payload_graphs.get(name)
+                if graphs is not None and graphs.graphs and graphs.mapped != want:
+                    again = payload_graphs.PayloadGraphs.load(saved, mmap=want is not None)
+                    if again is not None and again.key == graphs.key:
+                        seg.payload_graphs[name] = again
 
     # ------------------------------------------------------------ recovery
 
@@ -841,6 +847,8 @@ class LocalShard:
         """Plan the search of a filter requiring a value with a payload graph through that
         graph (the filter's rows as its allow-list, widening the beam as for the main
         graph) and its strays exactly; False when the graph would not pay off."""
+        if rows.views is None:
+            rows.views = weakref.WeakKeyDictionary()
         view = rows.views.get(graph)
         if view is None:
             view = rows.views[graph] = graph.view(rows.mask)
