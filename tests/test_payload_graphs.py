@@ -168,6 +168,8 @@ def test_tenant_graphs_without_a_main_graph(tmp_path: Path) -> None:
 
 
 def test_enable_hnsw_false_builds_no_tenant_graphs(tmp_path: Path) -> None:
+    """`enable_hnsw: false` builds none; the index made again without it, after the
+    upload, gets its graphs from the optimizer."""
     server = ServerProcess(tmp_path / "storage").start()
     try:
         http = checked_client(server.url, timeout=60)
@@ -178,6 +180,18 @@ def test_enable_hnsw_false_builds_no_tenant_graphs(tmp_path: Path) -> None:
         vectors, tenants = _data()
         queries = np.random.default_rng(8).normal(size=(5, DIM)).astype(np.float32)
         assert _recall(client, "off", "b", queries, vectors, tenants) == 1.0  # scored exactly
+        # the index made again with graphs, after the upload: the optimizer builds them
+        http.delete("/collections/off/index/tenant", params={"wait": "true"}).raise_for_status()
+        http.put("/collections/off/index", params={"wait": "true"}, json={
+            "field_name": "tenant", "field_schema": {"type": "keyword", "is_tenant": True},
+        }).raise_for_status()
+        big = sum(count for t, count in TENANTS.items() if t != "tiny")
+        deadline = time.monotonic() + 60
+        while http.get("/collections/off").json()["result"]["indexed_vectors_count"] < big - 200 \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _wait_green(http, "off")["indexed_vectors_count"] >= big - 200
+        assert _recall(client, "off", "b", queries, vectors, tenants) >= 0.95
     finally:
         server.stop()
 
