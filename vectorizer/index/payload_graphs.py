@@ -96,12 +96,13 @@ class PayloadGraphs:
     """A segment's payload graphs for one vector, with the settings they were built for
     (`key`: a change of them rebuilds the graphs)."""
 
-    def __init__(self, key: list[Any], graphs: list[PayloadGraph], distance: str) -> None:
+    def __init__(self, key: dict[str, Any], graphs: list[PayloadGraph], distance: str,
+                 ) -> None:
         self.key = key
         self.graphs = graphs
         self.distance = distance
         self.mapped: Path | None = None  # the saved directory the codes are mapped from
-        self._uuid_fields = {field for field, kind in key[-1] if kind == "uuid"}
+        self._uuid_fields = {field for field, kind in key["fields"] if kind == "uuid"}
         self._by_value = {(g.key, _value_key(g.value)): g for g in graphs}
 
     def for_filter(self, flt: models.Filter) -> PayloadGraph | None:
@@ -167,16 +168,18 @@ class PayloadGraphs:
 
 
 def graphs_key(params: dict[str, Any], fields: list[tuple[str, str]], dim: int,
-               has_main: bool) -> list[Any] | None:
-    """What a segment's payload graphs for a vector with HNSW `params` depend on, or None
+               has_main: bool) -> dict[str, Any] | None:
+    """What a segment's payload graphs for a vector with HNSW `params` depend on (the
+    fields that take graphs and the settings they are built and picked with), or None
     when it gets none (`payload_m`, else `m`, is 0, or no field asks for them)."""
     payload_m = params.get("payload_m")
     payload_m = params.get("m", 16) if payload_m is None else payload_m
     if payload_m <= 0 or not fields:
         return None
     spec = params.get("quantization") or QuantSpec()
-    key = [payload_m, max(int(params.get("ef_construct", 100)), 4),
-           full_scan_points(params, dim), spec.key, has_main, sorted(fields)]
+    key = {"payload_m": payload_m, "ef_construct": max(int(params.get("ef_construct", 100)), 4),
+           "threshold": full_scan_points(params, dim), "codes": spec.key, "main": has_main,
+           "fields": sorted(fields)}
     return orjson.loads(orjson.dumps(key))  # as saved and loaded
 
 
@@ -199,18 +202,19 @@ def full_scan_points(params: dict[str, Any], dim: int) -> int:
     return int(params.get("full_scan_threshold", 10_000)) * 1024 // max(4 * dim, 1)
 
 
-def candidate_blocks(segment: Any, name: str, fields: list[tuple[str, str]],
-                     threshold: int) -> list[tuple[str, Any, np.ndarray]]:
-    """(field, value, rows) of every indexed value held by more than `threshold` live
-    points with vector `name` (call under the shard lock)."""
+def candidate_blocks(segment: Any, name: str, key: dict[str, Any],
+                     ) -> list[tuple[str, Any, np.ndarray]]:
+    """(field, value, rows) of every value of the fields of `key` held by more than its
+    threshold of live points with vector `name` (call under the shard lock)."""
     from vectorizer.filter.compiler import filter_mask
 
     present = segment.vector_present_mask(name)
     if present is None:
         return []
     live = present & np.asarray(segment.alive_mask(), dtype=bool)
+    threshold = key["threshold"]
     blocks = []
-    for field, _kind in fields:
+    for field, _kind in key["fields"]:
         index = segment.indexes.get(field)
         counts = index.value_counts(live)
         for value, count in sorted(counts.items(), key=lambda kv: str(kv[0])):
@@ -224,13 +228,12 @@ def candidate_blocks(segment: Any, name: str, fields: list[tuple[str, str]],
     return blocks
 
 
-def build_graphs(key: list[Any], blocks: list[tuple[str, Any, np.ndarray]],
+def build_graphs(key: dict[str, Any], blocks: list[tuple[str, Any, np.ndarray]],
                  data: np.ndarray, params: dict[str, Any], main: HnswIndex | None,
                  ) -> PayloadGraphs:
     """Build the graphs of `blocks` over `data` (the segment's vector matrix); with a
     `main` graph, values holding more than 4 / (its average layer-0 links) of the
     segment are left to it."""
-    payload_m, ef_construct = key[0], key[1]
     limit = len(data)
     if main is not None and blocks:
         limit = len(data) // max(int(average_links(main)), 1) * PERCOLATION_MULTIPLIER
@@ -238,7 +241,8 @@ def build_graphs(key: list[Any], blocks: list[tuple[str, Any, np.ndarray]],
     for field, value, rows in blocks:
         if len(rows) > limit:
             continue
-        index = HnswIndex.build(data[rows], params["distance"], payload_m, ef_construct,
+        index = HnswIndex.build(data[rows], params["distance"], key["payload_m"],
+                                key["ef_construct"],
                                 params.get("max_indexing_threads", 0),
                                 params.get("quantization"))
         graphs.append(PayloadGraph(field, value, rows, index))

@@ -101,4 +101,3 @@ def load_segment(directory: Path) -> Segment:
     segment.indexes = PayloadFieldIndexes.load(directory / "indexes")
     segment.dirty = False
     return segment
-

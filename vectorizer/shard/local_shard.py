@@ -395,18 +395,17 @@ class LocalShard:
             ann.ef_construct != max(params.get("ef_construct", 100), 4)
 
     @staticmethod
-    def _graphs_key(seg: Segment, name: str, params: dict[str, Any]) -> list[Any] | None:
+    def _graphs_key(seg: Segment, name: str, params: dict[str, Any]) -> dict[str, Any] | None:
         return payload_graphs.graphs_key(params, payload_graphs.graph_fields(seg.indexes),
                                          seg.vectors[name].dim, params.get("m", 16) > 0)
 
     def _graph_work(self, seg: Segment, name: str, params: dict[str, Any],
-                    ) -> tuple[bool, list[Any] | None, list[tuple[str, Any, np.ndarray]]]:
+                    ) -> tuple[bool, dict[str, Any] | None, list[tuple[str, Any, np.ndarray]]]:
         """What `_build_graphs` must build for the segment's vector `name`: whether its main
         graph, the payload graphs' key (None: none) and their candidate values (read from
         the segment: under the lock unless the segment is private to the caller)."""
         key = self._graphs_key(seg, name, params)
-        blocks = [] if key is None else payload_graphs.candidate_blocks(
-            seg, name, payload_graphs.graph_fields(seg.indexes), key[2])
+        blocks = [] if key is None else payload_graphs.candidate_blocks(seg, name, key)
         return self._needs_graph(seg, name, params), key, blocks
 
     def optimize(self) -> bool:
@@ -1177,7 +1176,7 @@ _TAIL_MIN_SHARE = 0.125
 
 
 def _build_graphs(data: np.ndarray, params: dict[str, Any], build_main: bool,
-                  ann: HnswIndex | None, graphs_key: list[Any] | None,
+                  ann: HnswIndex | None, graphs_key: dict[str, Any] | None,
                   blocks: list[tuple[str, Any, np.ndarray]],
                   ) -> tuple[HnswIndex | None, payload_graphs.PayloadGraphs | None]:
     """The main graph over `data` (built if `build_main`, else `ann`) and the payload
@@ -1187,7 +1186,7 @@ def _build_graphs(data: np.ndarray, params: dict[str, Any], build_main: bool,
                               params.get("ef_construct", 100),
                               params.get("max_indexing_threads", 0), params.get("quantization"))
     graphs = None if graphs_key is None else payload_graphs.build_graphs(
-        graphs_key, blocks, data, params, ann if params.get("m", 16) > 0 else None)
+        graphs_key, blocks, data, params, ann)
     return ann, graphs
 
 
