@@ -6,7 +6,7 @@ import http.client
 import re
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,27 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
     result = fn()
     return time.perf_counter() - started, result
+
+
+def taking_turns(systems: dict[str, tuple[Callable[[Any], Any], Sequence[Any]]],
+                 seconds: float, block: int) -> dict[str, float]:
+    """Seconds per input of each system (name -> (call, its inputs, all lists of the same
+    length)), timed taking turns of `block` inputs, alternating which goes first, over
+    whole passes for at least `seconds`: every system sees the same swings of host load."""
+    names = list(systems)
+    totals = dict.fromkeys(names, 0.0)
+    length = len(next(iter(systems.values()))[1])
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for turn, first in enumerate(range(0, length, block)):
+            for name in names if turn % 2 == 0 else names[::-1]:
+                call, inputs = systems[name]
+                t0 = time.perf_counter()
+                for item in inputs[first:first + block]:
+                    call(item)
+                totals[name] += time.perf_counter() - t0
+        done += length
+    return {name: totals[name] / done for name in names}
 
 
 def print_table(title: str, rows: list[tuple[str, float, str]], unit: str) -> None:

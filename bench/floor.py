@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +32,15 @@ import faiss
 import numpy as np
 
 from bench import search as bs
-from bench.common import exact_top_k, make_points, markdown_table, normalize, recall_at_k
+from bench.common import (
+    exact_top_k,
+    make_points,
+    markdown_table,
+    normalize,
+    recall_at_k,
+    taking_turns,
+)
 
-TARGET = 0.95
 EFS = list(range(32, 257, 8))
 BLOCK = 100
 
@@ -92,11 +97,10 @@ def _floors(col: Any, ef: int) -> tuple[Any, Any, Any]:
 
 
 def _smallest_ef(search: Any, queries: list[list[float]], truth: np.ndarray) -> tuple[int, float]:
-    for ef in EFS:
-        recall = recall_at_k([search(q, ef, None) for q in queries], truth)
-        if recall >= TARGET:
-            return ef, recall
-    raise RuntimeError(f"recall {TARGET} not reached up to ef {EFS[-1]}")
+    found = bs.smallest_ef(search, queries, truth, EFS)
+    if found is None:
+        raise RuntimeError(f"recall {bs.TARGET_RECALL} not reached up to ef {EFS[-1]}")
+    return found
 
 
 def main() -> None:
@@ -131,21 +135,11 @@ def main() -> None:
                  "lean floor (same graphs)": (engine_ef, lean_recall),
                  "faiss call (same graphs)": (engine_ef, None),
                  "qdrant-edge-py": (edge_ef, edge_recall)}
-        names = list(systems)
-        totals = dict.fromkeys(names, 0.0)
-        done, started = 0, time.perf_counter()
-        while time.perf_counter() - started < args.seconds:
-            for turn, first in enumerate(range(0, len(qs), BLOCK)):
-                for name in names if turn % 2 == 0 else names[::-1]:
-                    search, data = systems[name]
-                    t0 = time.perf_counter()
-                    for q in data[first:first + BLOCK]:
-                        search(q)
-                    totals[name] += time.perf_counter() - t0
-            done += len(qs)
+        per_query = {name: seconds * 1e6 for name, seconds in
+                     taking_turns(systems, args.seconds, BLOCK).items()}
         shard.close()
         col.close()
-    per_query = {name: totals[name] / done * 1e6 for name in names}
+    names = list(systems)
     edge_us = per_query["qdrant-edge-py"]
     rows = [[name, notes[name][0], "" if notes[name][1] is None else f"{notes[name][1]:.3f}",
              f"{per_query[name]:.1f}", f"{edge_us / per_query[name]:.2f}x"] for name in names]

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -57,6 +58,7 @@ from bench.common import (
     normalize,
     proc_status,
     recall_at_k,
+    taking_turns,
 )
 
 K = 10
@@ -386,6 +388,17 @@ def _edge_search(shard: Any, efs: list[int]) -> SearchFn:
     return search
 
 
+def smallest_ef(search: SearchFn, queries: list[Any], truth: np.ndarray, efs: list[int],
+                ) -> tuple[int, float] | None:
+    """(ef, recall) of the smallest of `efs` at which `search` (unfiltered) reaches the
+    target recall, or None."""
+    for ef in efs:
+        recall = recall_at_k([search(q, ef, None) for q in queries], truth)
+        if recall >= TARGET_RECALL:
+            return ef, recall
+    return None
+
+
 def worker_pair(workdir: Path, result: Result) -> None:
     """Engine and edge reopened in one process, each at the smallest ef reaching the
     target recall, timed taking turns of PAIRED_BLOCK queries (in alternating order) so
@@ -405,29 +418,16 @@ def worker_pair(workdir: Path, result: Result) -> None:
     for name, search in systems.items():
         for q in qs[:WARMUP]:
             search(q, spec["efs"][0], None)
-        for ef in spec["efs"]:
-            recall = recall_at_k([search(q, ef, None) for q in qs], truths["all"])
-            if recall >= TARGET_RECALL:
-                chosen[name] = (ef, recall)
-                break
+        found = smallest_ef(search, qs, truths["all"], spec["efs"])
+        if found is not None:
+            chosen[name] = found
     if len(chosen) == len(systems):
-        totals = dict.fromkeys(systems, 0.0)
-        names = list(systems)
-        clock = time.perf_counter
-        done, started = 0, clock()
-        while clock() - started < PAIRED_SECONDS:
-            for turn, first in enumerate(range(0, len(qs), PAIRED_BLOCK)):
-                block = qs[first:first + PAIRED_BLOCK]
-                for name in names if turn % 2 == 0 else names[::-1]:
-                    search, ef = systems[name], chosen[name][0]
-                    t0 = clock()
-                    for q in block:
-                        search(q, ef, None)
-                    totals[name] += clock() - t0
-            done += len(qs)
-        for name in names:
+        per_query = taking_turns(
+            {name: (functools.partial(search, ef=chosen[name][0], bound=None), qs)
+             for name, search in systems.items()}, PAIRED_SECONDS, PAIRED_BLOCK)
+        for name in systems:
             ef, recall = chosen[name]
-            result[name] = {"ef": ef, "recall": recall, "qps": done / totals[name]}
+            result[name] = {"ef": ef, "recall": recall, "qps": 1.0 / per_query[name]}
     else:
         result["errors"]["pair"] = f"recall {TARGET_RECALL} not reached by " + ", ".join(
             sorted(set(systems) - set(chosen)))
